@@ -1,0 +1,347 @@
+"""Command-line interface (click): parses options, calls the scan and the reporters, sets exit codes."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import ipaddress
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+
+from . import __version__
+from .checklist import load_checklist
+from .config import ConfigError, Settings, load_config
+from .i18n import SEVERITY_LABELS, label
+from .models import Severity, TargetResult
+from .net.resolver import ResolverConfigError, parse_nameserver
+from .registry import Registry, load_registry
+from .reporting.html_report import render_html
+from .reporting.json_report import dumps
+from .reporting.terminal import print_summary
+from .runner import FactsArchive, SelectionError
+from .scan import ScanRun, run_scan
+from .scope import Scope, ScopeError
+from .serialization import FactsDecodeError
+from .targets import Target, TargetError, dedupe, parse_target, parse_targets_file
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+LANG = click.Choice(["fr", "en"])
+SEVERITY = click.Choice([s.value for s in Severity])
+
+
+class InputError(click.ClickException):
+    """Bad input from the user: one line on stderr, exit code 2, never a traceback."""
+
+    exit_code = EXIT_USAGE
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"cyberscan: error: {self.format_message()}", err=True)
+
+
+def fail(message: str) -> NoReturn:
+    raise InputError(message)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "CYBERSCAN"})
+@click.version_option(__version__, prog_name="cyberscan")
+def cli() -> None:
+    """Audit the public Internet exposure of a commune against an ANSSI-inspired checklist."""
+
+
+def _registry(no_plugins: bool, quiet: bool) -> Registry:
+    registry = load_registry(load_plugins=not no_plugins)
+    if not quiet:
+        for warning in registry.warnings:
+            click.echo(f"cyberscan: warning: {warning}", err=True)
+    return registry
+
+
+def _read_targets(values: Sequence[str], input_file: Path | None) -> list[Target]:
+    targets: list[Target] = []
+    try:
+        for value in values:
+            targets.append(parse_target(value))
+        if input_file is not None:
+            try:
+                lines = input_file.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                fail(f"cannot read targets file {input_file}: {exc}")
+            targets.extend(parse_targets_file(lines, str(input_file)))
+    except TargetError as exc:
+        fail(str(exc))
+    return dedupe(targets)
+
+
+def _parse_host_overrides(values: Sequence[str]) -> dict[str, str]:
+    hosts: dict[str, str] = {}
+    for value in values:
+        name, sep, address = value.partition("=")
+        try:
+            ipaddress.ip_address(address.strip())
+        except ValueError:
+            fail(f"--resolve expects NAME=IP, got {value!r}")
+        if not sep or not name.strip():
+            fail(f"--resolve expects NAME=IP, got {value!r}")
+        hosts[name.strip().lower()] = address.strip()
+    return hosts
+
+
+def _settings(registry: Registry, config: Path | None, **cli: Any) -> Settings:
+    try:
+        settings = load_config(config, registry) if config else Settings()
+    except ConfigError as exc:
+        fail(str(exc))
+    changes: dict[str, Any] = {k: v for k, v in cli.items() if v is not None and k not in ("scope", "hosts")}
+    changes["scope"] = settings.scope + tuple(cli.get("scope") or ())
+    try:
+        Scope.parse(changes["scope"])
+    except ScopeError as exc:
+        fail(str(exc))
+    changes["hosts"] = {**settings.hosts, **_parse_host_overrides(cli.get("hosts") or ())}
+    resolver = changes.get("resolver", settings.resolver)
+    if resolver:
+        try:
+            parse_nameserver(resolver)
+        except ResolverConfigError as exc:
+            fail(str(exc))
+    return dataclasses.replace(settings, **changes)
+
+
+def _check_output(path: str | None) -> None:
+    """Fail before scanning, not after, when the report could not be written."""
+    if path in (None, "-"):
+        return
+    parent = Path(path).expanduser().resolve().parent
+    if not parent.is_dir():
+        fail(f"output directory does not exist: {parent}")
+
+
+def _write(path: str | None, text: str, what: str) -> None:
+    if path in (None, "-"):
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        # Keep what was collected: print it rather than lose a long scan to a full disk.
+        click.echo(f"cyberscan: error: cannot write {what} to {path}: {exc.strerror}; printing it instead", err=True)
+        click.echo(text, nl=False)
+
+
+def _progress(enabled: bool, total: int) -> tuple[Callable[[TargetResult], None] | None, Callable[[], None]]:
+    if not enabled:
+        return None, lambda: None
+    from rich.progress import Progress
+
+    progress = Progress(console=Console(stderr=True), transient=True)
+    task = progress.add_task("scan", total=total)
+    progress.start()
+
+    def advance(result: TargetResult) -> None:
+        progress.update(task, advance=1, description=result.target)
+
+    return advance, progress.stop
+
+
+@cli.command()
+@click.argument("targets", nargs=-1)
+@click.option("-i", "--input", "input_file", type=click.Path(path_type=Path), help="File of targets, one per line.")
+@click.option("-c", "--config", type=click.Path(path_type=Path), help="TOML configuration file.")
+@click.option("--only", multiple=True, metavar="GLOB", help="Run only checks whose ID matches (e.g. 'WEB-*').")
+@click.option("--skip", multiple=True, metavar="GLOB", help="Skip checks whose ID matches.")
+@click.option("--scope", multiple=True, metavar="CIDR", help="Addresses active probes may touch (repeatable).")
+@click.option("--resolver", metavar="IP[:PORT]", help="DNS server used for every name resolution.")
+@click.option("--resolve", "hosts", multiple=True, metavar="NAME=IP", help="Pin a name to an address.")
+@click.option("--ca-bundle", type=click.Path(path_type=Path, dir_okay=False), help="Extra trust anchors (PEM).")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
+@click.option("-o", "--output", metavar="FILE", help="Write the report to FILE ('-' for stdout).")
+@click.option("--lang", type=LANG, help="Report language (default fr).")
+@click.option("--fail-on", type=SEVERITY, help="Exit 1 when a check fails at or above this severity.")
+@click.option("--strict", is_flag=True, help="Also exit 1 when a check ends in error.")
+@click.option("--save-facts", type=click.Path(path_type=Path, dir_okay=False), help="Save collected facts (JSON).")
+@click.option("--facts", "facts_file", type=click.Path(path_type=Path, dir_okay=False), help="Re-evaluate saved facts offline.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), help="Seconds per network operation.")
+@click.option("--deadline", type=click.FloatRange(min=1), help="Seconds per target, all collectors included.")
+@click.option("--jobs", type=click.IntRange(min=1, max=64), help="Targets scanned in parallel.")
+@click.option("--no-plugins", is_flag=True, help="Do not load third-party plugins.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def scan(
+    targets: tuple[str, ...],
+    input_file: Path | None,
+    config: Path | None,
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
+    scope: tuple[str, ...],
+    resolver: str | None,
+    hosts: tuple[str, ...],
+    ca_bundle: Path | None,
+    fmt: str,
+    output: str | None,
+    lang: str | None,
+    fail_on: str | None,
+    strict: bool,
+    save_facts: Path | None,
+    facts_file: Path | None,
+    timeout: float | None,
+    deadline: float | None,
+    jobs: int | None,
+    no_plugins: bool,
+    quiet: bool,
+) -> None:
+    """Scan TARGETS: domains (mairie-exemple.fr), URLs (https://…/famille), IPs or CIDR networks."""
+    registry = _registry(no_plugins, quiet)
+    if ca_bundle is not None and not ca_bundle.is_file():
+        fail(f"--ca-bundle file not found: {ca_bundle}")
+    settings = _settings(
+        registry,
+        config,
+        scope=scope,
+        hosts=hosts,
+        resolver=resolver,
+        ca_bundle=ca_bundle.resolve() if ca_bundle else None,
+        lang=lang,
+        fail_on=Severity(fail_on) if fail_on else None,
+        timeout=timeout,
+        deadline=deadline,
+        jobs=jobs,
+    )
+    replay = _load_facts(facts_file, registry) if facts_file else None
+    target_list = _read_targets(targets, input_file)
+    if not target_list and replay is not None:
+        target_list = [parse_target(name) for name in replay.targets]
+    if not target_list:
+        fail("no target given (e.g. `cyberscan scan mairie-exemple.fr`, or -i targets.txt)")
+    _check_output(output)
+    if save_facts is not None:
+        _check_output(str(save_facts))
+    show_progress = not quiet and fmt == "text" and sys.stderr.isatty()
+    advance, stop = _progress(show_progress, len(target_list))
+    try:
+        run = run_scan(registry, settings, target_list, only, skip, replay=replay, progress=advance)
+    except SelectionError as exc:
+        fail(str(exc))
+    finally:
+        stop()
+    if save_facts is not None:
+        _write(str(save_facts), json.dumps(run.archive.to_json(__version__), ensure_ascii=False, indent=1), "facts")
+    _emit(run, fmt, output, quiet)
+    sys.exit(_exit_code(run, settings, strict))
+
+
+def _load_facts(path: Path, registry: Registry) -> FactsArchive:
+    kinds = {facts.kind: facts for facts in registry.collectors}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return FactsArchive.from_json(data, kinds)
+    except OSError as exc:
+        fail(f"cannot read facts file {path}: {exc.strerror}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        fail(f"{path}: not a JSON facts file ({exc})")
+    except (FactsDecodeError, TypeError, ValueError, AttributeError) as exc:
+        fail(f"{path}: {exc}")
+
+
+def _emit(run: ScanRun, fmt: str, output: str | None, quiet: bool) -> None:
+    to_file = output not in (None, "-")
+    if fmt == "json":
+        _write(output, dumps(run.report), "JSON report")
+    elif fmt == "html":
+        _write(output, render_html(run.report), "HTML report")
+    elif to_file:
+        buffer = Console(file=io.StringIO(), width=120, color_system=None)
+        print_summary(run.report, buffer)
+        _write(output, buffer.file.getvalue(), "summary")  # type: ignore[attr-defined]
+    # The terminal summary goes to stdout only when stdout does not carry the report itself.
+    if not quiet and (fmt == "text" and not to_file or fmt != "text" and to_file):
+        print_summary(run.report, Console(highlight=False, soft_wrap=True))
+
+
+def _exit_code(run: ScanRun, settings: Settings, strict: bool) -> int:
+    if settings.fail_on is not None and run.worst_failures(settings.fail_on):
+        return EXIT_FINDINGS
+    if strict and any(f.status.value == "error" for f in run.findings()):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+@cli.group()
+def checks() -> None:
+    """List and explain the checks."""
+
+
+@checks.command("list")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--lang", type=LANG, default="fr", show_default=True)
+@click.option("--all", "show_all", is_flag=True, help="Also list catalogue checks not implemented yet.")
+@click.option("--no-plugins", is_flag=True, help="Do not load third-party plugins.")
+def list_checks(fmt: str, lang: str, show_all: bool, no_plugins: bool) -> None:
+    """List the available checks."""
+    registry = _registry(no_plugins, quiet=fmt == "json")
+    rows = [
+        {
+            "id": reg.id,
+            "family": reg.meta.family,
+            "severity": reg.meta.severity.value,
+            "title": reg.meta.title.get(lang),
+            "source": reg.source,
+            "opt_in": reg.meta.opt_in,
+            "implemented": True,
+            "params": dict(reg.meta.params),
+        }
+        for reg in registry.checks.values()
+    ]
+    if show_all:
+        planned = sorted(load_checklist().check_ids - set(registry.checks))
+        rows += [
+            {"id": cid, "family": cid.split("-")[0], "implemented": False, "source": "catalogue"} for cid in planned
+        ]
+        rows.sort(key=lambda r: str(r["id"]))
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        if not row["implemented"]:
+            click.echo(f"{row['id']:<24} {'—':<9} {'(planned)' if lang == 'en' else '(prévu)'}")
+            continue
+        sev = label(SEVERITY_LABELS, str(row["severity"]), lang)
+        extra = " [opt-in]" if row["opt_in"] else ""
+        source = "" if row["source"] == "builtin" else f" ({row['source']})"
+        click.echo(f"{row['id']:<24} {sev:<9} {row['title']}{extra}{source}")
+
+
+@checks.command("explain")
+@click.argument("check_id")
+@click.option("--lang", type=LANG, default="fr", show_default=True)
+@click.option("--no-plugins", is_flag=True, help="Do not load third-party plugins.")
+def explain(check_id: str, lang: str, no_plugins: bool) -> None:
+    """Explain a check: why it matters, how to fix, references, parameters."""
+    registry = _registry(no_plugins, quiet=False)
+    reg = registry.checks.get(check_id.upper())
+    if reg is None:
+        fail(f"unknown check {check_id!r} (see `cyberscan checks list`)")
+    meta = reg.meta
+    fr = lang == "fr"
+    click.echo(f"{meta.id} — {meta.title.get(lang)}")
+    click.echo(f"{'Gravité' if fr else 'Severity'}: {label(SEVERITY_LABELS, meta.severity.value, lang)}")
+    click.echo(f"\n{'Pourquoi' if fr else 'Why'}:\n  {meta.rationale.get(lang)}")
+    click.echo(f"\n{'Que faire' if fr else 'What to do'}:\n  {meta.remediation.get(lang)}")
+    click.echo(f"\n{'Références' if fr else 'References'}:")
+    for ref in meta.references:
+        click.echo(f"  - {ref.label}" + (f" <{ref.url}>" if ref.url else ""))
+    if meta.params:
+        click.echo(f"\n{'Paramètres' if fr else 'Parameters'} ([checks.\"{meta.id}\"]):")
+        for key, value in meta.params.items():
+            click.echo(f"  {key} = {json.dumps(value, ensure_ascii=False)}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    logging.basicConfig(level=logging.ERROR, format="cyberscan: %(levelname)s: %(message)s")
+    cli(prog_name="cyberscan")

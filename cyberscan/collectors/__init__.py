@@ -1,0 +1,1 @@
+"""Built-in collectors: each gathers one kind of facts about a target, once."""

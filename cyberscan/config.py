@@ -1,0 +1,270 @@
+"""Strict TOML configuration: an unknown key or a wrong type is a one-line error naming file and line."""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .models import Severity
+from .registry import Registry
+from .scope import Scope, ScopeError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_USER_AGENT = f"cyberscan/{__version__} (audit d'exposition Internet; +https://example.invalid/cyberscan)"
+LANGS = ("fr", "en")
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; the message is one line, prefixed with `file:line:` when known."""
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """Per-check overrides from `[checks."ID"]`."""
+
+    enabled: bool | None = None
+    severity: Severity | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a scan needs to know, built once and passed down (never a module global)."""
+
+    timeout: float = 10.0
+    deadline: float = 300.0
+    jobs: int = 4
+    lang: str = "fr"
+    scope: tuple[str, ...] = ()
+    ca_bundle: Path | None = None
+    resolver: str | None = None
+    hosts: Mapping[str, str] = field(default_factory=dict)
+    user_agent: str = DEFAULT_USER_AGENT
+    fail_on: Severity | None = None
+    collectors: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    checks: Mapping[str, CheckSettings] = field(default_factory=dict)
+    source: str | None = None
+
+
+_SCAN_KEYS: dict[str, type | tuple[type, ...]] = {
+    "timeout": (int, float),
+    "deadline": (int, float),
+    "jobs": int,
+    "lang": str,
+    "scope": list,
+    "ca_bundle": str,
+    "resolver": str,
+    "user_agent": str,
+    "fail_on": str,
+}
+_TOP_LEVEL = {"scan", "hosts", "collectors", "checks"}
+
+
+def _type_ok(value: Any, default: Any) -> bool:
+    """Does `value` have the type of a parameter whose default is `default`?"""
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, list):
+        if not isinstance(value, list):
+            return False
+        return not default or all(_type_ok(v, default[0]) for v in value)
+    return isinstance(value, type(default))
+
+
+def _type_name(default: Any) -> str:
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, list):
+        return f"a list of {_type_name(default[0]) if default else 'values'}"
+    return {int: "an integer", float: "a number", str: "a string", dict: "a table"}.get(
+        type(default), type(default).__name__
+    )
+
+
+def _key_path(fragment: str) -> tuple[str, ...] | None:
+    """Key path of a TOML header or `key = …` line, parsed by tomllib itself (None if not one)."""
+    try:
+        data: Any = tomllib.loads(fragment)
+    except tomllib.TOMLDecodeError:
+        return None
+    path: list[str] = []
+    while isinstance(data, dict) and len(data) == 1:
+        key = next(iter(data))
+        path.append(key)
+        data = data[key]
+    return tuple(path)
+
+
+def locate(text: str, path: tuple[str, ...]) -> int | None:
+    """Line number (1-based) where `path` is defined in TOML `text`; tomllib keeps no positions."""
+    table: tuple[str, ...] = ()
+    best: int | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.startswith("["):
+            header = _key_path(stripped.split("#", 1)[0].strip())
+            if header is not None:
+                table = header
+                if table == path:
+                    return number
+                if best is None and path[: len(table)] == table:
+                    best = number
+            continue
+        if "=" in stripped:
+            key = _key_path(stripped.split("=", 1)[0] + "= 0")
+            if key is not None:
+                full = table + key
+                if full[: len(path)] == path:
+                    return number
+    return best
+
+
+class _Loader:
+    def __init__(self, path: Path, text: str, registry: Registry) -> None:
+        self.path = path
+        self.text = text
+        self.registry = registry
+
+    def fail(self, where: tuple[str, ...], message: str) -> ConfigError:
+        line = locate(self.text, where) if where else None
+        prefix = f"{self.path}:{line}" if line else f"{self.path}"
+        return ConfigError(f"{prefix}: {message}")
+
+    def table(self, data: Any, where: tuple[str, ...]) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise self.fail(where, f"'{'.'.join(where)}' must be a table")
+        return data
+
+    def load(self) -> Settings:
+        try:
+            data = tomllib.loads(self.text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{self.path}: {exc}") from None
+        for key in data:
+            if key not in _TOP_LEVEL:
+                raise self.fail((key,), f"unknown section or key '{key}' (expected one of {sorted(_TOP_LEVEL)})")
+        values: dict[str, Any] = {"source": str(self.path)}
+        values.update(self.scan(self.table(data.get("scan", {}), ("scan",))))
+        values["hosts"] = self.hosts(self.table(data.get("hosts", {}), ("hosts",)))
+        values["collectors"] = self.collectors(self.table(data.get("collectors", {}), ("collectors",)))
+        values["checks"] = self.checks(self.table(data.get("checks", {}), ("checks",)))
+        return Settings(**values)
+
+    def scan(self, raw: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in raw.items():
+            where = ("scan", key)
+            expected = _SCAN_KEYS.get(key)
+            if expected is None:
+                raise self.fail(where, f"unknown key 'scan.{key}' (expected one of {sorted(_SCAN_KEYS)})")
+            if not isinstance(value, expected) or isinstance(value, bool):
+                raise self.fail(where, f"'scan.{key}' has the wrong type ({type(value).__name__})")
+            if key in ("timeout", "deadline", "jobs") and value <= 0:
+                raise self.fail(where, f"'scan.{key}' must be positive")
+            if key == "lang" and value not in LANGS:
+                raise self.fail(where, f"'scan.lang' must be one of {list(LANGS)}")
+            if key == "fail_on":
+                try:
+                    value = Severity(value)
+                except ValueError:
+                    raise self.fail(where, f"'scan.fail_on' must be one of {[s.value for s in Severity]}") from None
+            if key == "scope":
+                if not all(isinstance(v, str) for v in value):
+                    raise self.fail(where, "'scan.scope' must be a list of CIDR strings")
+                try:
+                    Scope.parse(value)
+                except ScopeError as exc:
+                    raise self.fail(where, str(exc)) from None
+                value = tuple(value)
+            if key == "ca_bundle":
+                value = (self.path.parent / value).resolve()
+                if not value.is_file():
+                    raise self.fail(where, f"'scan.ca_bundle' file not found: {value}")
+            if key in ("timeout", "deadline"):
+                value = float(value)
+            out[key] = value
+        return out
+
+    def hosts(self, raw: dict[str, Any]) -> dict[str, str]:
+        for name, address in raw.items():
+            try:
+                ipaddress.ip_address(address if isinstance(address, str) else "")
+            except ValueError:
+                raise self.fail(("hosts", name), f"'hosts.\"{name}\"' must be an IP address string") from None
+        return {name.lower(): address for name, address in raw.items()}
+
+    def collectors(self, raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        known = {c.name: c for c in self.registry.collectors.values()}
+        out: dict[str, dict[str, Any]] = {}
+        for name, section in raw.items():
+            where = ("collectors", name)
+            if name not in known:
+                raise self.fail(where, f"unknown collector '{name}' (known: {sorted(known)})")
+            section = self.table(section, where)
+            defaults = known[name].defaults
+            for key, value in section.items():
+                if key not in defaults:
+                    raise self.fail(where + (key,), f"unknown key '{key}' for collector '{name}' ({sorted(defaults)})")
+                if not _type_ok(value, defaults[key]):
+                    raise self.fail(where + (key,), f"'collectors.{name}.{key}' must be {_type_name(defaults[key])}")
+            out[name] = dict(section)
+        return out
+
+    def checks(self, raw: dict[str, Any]) -> dict[str, CheckSettings]:
+        out: dict[str, CheckSettings] = {}
+        for check_id, section in raw.items():
+            where = ("checks", check_id)
+            reg = self.registry.checks.get(check_id)
+            if reg is None:
+                raise self.fail(where, f"unknown check '{check_id}' (see `cyberscan checks list`)")
+            section = self.table(section, where)
+            enabled = section.get("enabled")
+            if enabled is not None and not isinstance(enabled, bool):
+                raise self.fail(where + ("enabled",), f"'{check_id}.enabled' must be true or false")
+            severity = None
+            if "severity" in section:
+                try:
+                    severity = Severity(section["severity"])
+                except ValueError:
+                    raise self.fail(
+                        where + ("severity",), f"'{check_id}.severity' must be one of {[s.value for s in Severity]}"
+                    ) from None
+            params: dict[str, Any] = {}
+            for key, value in section.items():
+                if key in ("enabled", "severity"):
+                    continue
+                if key not in reg.meta.params:
+                    raise self.fail(
+                        where + (key,), f"unknown parameter '{key}' for {check_id} (known: {sorted(reg.meta.params)})"
+                    )
+                if not _type_ok(value, reg.meta.params[key]):
+                    raise self.fail(where + (key,), f"'{check_id}.{key}' must be {_type_name(reg.meta.params[key])}")
+                params[key] = value
+            out[check_id] = CheckSettings(enabled, severity, params)
+        return out
+
+
+def load_config(path: Path, registry: Registry) -> Settings:
+    """Read and validate a configuration file (raises ConfigError with file and line)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: configuration is not UTF-8 text") from None
+    return _Loader(path, text, registry).load()

@@ -1,0 +1,130 @@
+"""The engine's single name resolver (dnspython), settable with `--resolver IP[:PORT]`."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from collections.abc import Mapping
+
+import dns.exception
+import dns.rdatatype
+import dns.resolver
+
+from ..models import ErrorKind
+
+
+class ResolverConfigError(ValueError):
+    """The `--resolver` value is not an IP address with an optional port."""
+
+
+class ResolutionError(Exception):
+    """A name could not be turned into addresses; `kind` tells NXDOMAIN-like failures from timeouts."""
+
+    def __init__(self, kind: ErrorKind, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+
+
+def parse_nameserver(spec: str) -> tuple[str, int]:
+    """Parse `IP`, `IP:PORT`, `[IPv6]:PORT` (raises ResolverConfigError)."""
+    text = spec.strip()
+    host, port = text, 53
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise ResolverConfigError(f"invalid resolver {spec!r}")
+            port_text = rest[1:]
+            port = int(port_text) if port_text.isdigit() else -1
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+        port = int(port_text) if port_text.isdigit() else -1
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ResolverConfigError(f"resolver must be an IP address[:port], got {spec!r}") from None
+    if not 0 < port < 65536:
+        raise ResolverConfigError(f"invalid resolver port in {spec!r}")
+    return host, port
+
+
+class Resolver:
+    """Resolves host names to addresses, once per name per scan, through one configured server.
+
+    dnspython is used instead of the system's getaddrinfo so that `--resolver` really decides every
+    answer (getaddrinfo would silently consult /etc/hosts, nscd or a VPN's split DNS).
+    """
+
+    def __init__(
+        self,
+        nameserver: tuple[str, int] | None = None,
+        timeout: float = 5.0,
+        static_hosts: Mapping[str, str] | None = None,
+    ) -> None:
+        self._static = {k.lower().rstrip("."): v for k, v in (static_hosts or {}).items()}
+        self._cache: dict[str, list[str] | ResolutionError] = {}
+        self._lock = threading.Lock()
+        self._config_error: str | None = None
+        try:
+            self._resolver = dns.resolver.Resolver(configure=nameserver is None)
+        except dns.resolver.NoResolverConfiguration as exc:
+            self._resolver = dns.resolver.Resolver(configure=False)
+            self._config_error = f"no system resolver configured ({exc}); use --resolver"
+        if nameserver is not None:
+            self._resolver.nameservers = [nameserver[0]]
+            self._resolver.port = nameserver[1]
+        self._resolver.lifetime = timeout
+        self._resolver.timeout = timeout
+        self.description = f"{nameserver[0]}:{nameserver[1]}" if nameserver else "system"
+
+    @property
+    def dns(self) -> dns.resolver.Resolver:
+        """The underlying dnspython resolver, for collectors that need raw queries."""
+        return self._resolver
+
+    def addresses(self, host: str) -> list[str]:
+        """IPv4 then IPv6 addresses of `host` (an IP literal is returned as is)."""
+        name = host.lower().rstrip(".")
+        try:
+            return [str(ipaddress.ip_address(name))]
+        except ValueError:
+            pass
+        if name in self._static:
+            return [self._static[name]]
+        if name == "localhost":  # RFC 6761: never sent to a DNS server
+            return ["127.0.0.1"]
+        with self._lock:
+            cached = self._cache.get(name)
+        if cached is None:
+            cached = self._lookup(name)
+            with self._lock:
+                self._cache[name] = cached
+        if isinstance(cached, ResolutionError):
+            raise cached
+        return list(cached)
+
+    def _lookup(self, name: str) -> list[str] | ResolutionError:
+        if self._config_error:
+            return ResolutionError(ErrorKind.DNS_FAILURE, self._config_error)
+        found: list[str] = []
+        failures: list[ResolutionError] = []
+        for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            try:
+                answer = self._resolver.resolve(name, rdtype, search=False)
+                found.extend(sorted(r.to_text() for r in answer))
+            except dns.resolver.NXDOMAIN:
+                return ResolutionError(ErrorKind.DNS_FAILURE, f"{name}: NXDOMAIN (the name does not exist)")
+            except dns.resolver.NoAnswer:
+                continue
+            except dns.exception.Timeout:
+                failures.append(ResolutionError(ErrorKind.TIMEOUT, f"{name}: DNS timeout"))
+            except dns.resolver.NoNameservers as exc:
+                failures.append(ResolutionError(ErrorKind.DNS_FAILURE, f"{name}: {exc.msg}"))
+            except dns.exception.DNSException as exc:
+                failures.append(ResolutionError(ErrorKind.DNS_FAILURE, f"{name}: {exc}"))
+        if found:
+            return found
+        if failures:
+            return failures[0]
+        return ResolutionError(ErrorKind.DNS_FAILURE, f"{name}: no A or AAAA record")

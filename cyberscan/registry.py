@@ -1,0 +1,141 @@
+"""Discover check families: the built-in ones in `cyberscan.checks`, then entry-point plugins."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import logging
+import os
+import pkgutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from .checklist import load_checklist
+from .collectors.http import HttpCollector
+from .metadata import CheckMeta, MetadataError, load_module_metadata
+from .plugin import Check, Collector, Facts
+
+log = logging.getLogger(__name__)
+
+BUILTIN_PACKAGE = "cyberscan.checks"
+#: Bump to "cyberscan.plugins.v2" only if the plugin contract ever breaks.
+ENTRY_POINT_GROUP = "cyberscan.plugins"
+BUILTIN_COLLECTORS: tuple[type[Collector], ...] = (HttpCollector,)
+
+
+class PluginError(Exception):
+    """A family module breaks the contract (no CHECKS, no metadata, class without table…)."""
+
+
+@dataclass(frozen=True)
+class RegisteredCheck:
+    """A check class joined with its metadata and where it came from."""
+
+    cls: type[Check]
+    meta: CheckMeta
+    source: str
+
+    @property
+    def id(self) -> str:
+        return self.cls.id
+
+
+@dataclass
+class Registry:
+    """Every known check (by ID, sorted) and the collector that provides each kind of facts."""
+
+    checks: dict[str, RegisteredCheck] = field(default_factory=dict)
+    collectors: dict[type[Facts], type[Collector]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def collector_for(self, facts: type[Facts]) -> type[Collector] | None:
+        return self.collectors.get(facts)
+
+
+def plugins_disabled() -> bool:
+    """`CYBERSCAN_NO_PLUGINS=1` turns entry-point loading off (the test suite sets it)."""
+    return os.environ.get("CYBERSCAN_NO_PLUGINS", "") not in ("", "0")
+
+
+def family_checks(module: ModuleType) -> tuple[list[RegisteredCheck], list[type[Collector]]]:
+    """Read a family module's CHECKS (and optional COLLECTORS) and join them with its TOML metadata."""
+    checks = getattr(module, "CHECKS", None)
+    if not isinstance(checks, list | tuple) or not all(
+        isinstance(c, type) and issubclass(c, Check) for c in checks
+    ):
+        raise PluginError(f"{module.__name__}: CHECKS must be a list of Check subclasses")
+    package, _, short = module.__name__.rpartition(".")
+    if not package:
+        raise PluginError(f"{module.__name__}: a plugin module must live inside a package")
+    try:
+        metas = load_module_metadata(package, short)
+    except MetadataError as exc:
+        raise PluginError(str(exc)) from None
+    without_meta = sorted(c.id for c in checks if c.id not in metas)
+    without_class = sorted(set(metas) - {c.id for c in checks})
+    if without_meta or without_class:
+        raise PluginError(
+            f"{module.__name__}: classes without metadata {without_meta}, metadata without class {without_class}"
+        )
+    collectors = list(getattr(module, "COLLECTORS", []))
+    source = "builtin" if package == BUILTIN_PACKAGE else module.__name__
+    return [RegisteredCheck(c, metas[c.id], source) for c in checks], collectors
+
+
+def _builtin_modules() -> Iterator[ModuleType]:
+    package = importlib.import_module(BUILTIN_PACKAGE)
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if not info.name.startswith("_"):
+            yield importlib.import_module(f"{BUILTIN_PACKAGE}.{info.name}")
+
+
+def load_registry(load_plugins: bool = True) -> Registry:
+    """Build the registry.
+
+    Built-in families must be valid (a broken one is a bug and raises). A broken third-party plugin
+    is skipped with a warning; on an ID clash the built-in wins, and two plugins claiming one ID are
+    both named in the warning (the first loaded keeps it).
+    """
+    registry = Registry()
+    catalogue = load_checklist().check_ids
+    for collector in BUILTIN_COLLECTORS:
+        registry.collectors[collector.provides] = collector
+    for module in _builtin_modules():
+        checks, collectors = family_checks(module)
+        for reg in checks:
+            if reg.id not in catalogue:
+                raise PluginError(f"built-in check {reg.id} is not in the checklist catalogue")
+            registry.checks[reg.id] = reg
+        for collector in collectors:
+            registry.collectors.setdefault(collector.provides, collector)
+    if load_plugins and not plugins_disabled():
+        _load_entry_points(registry)
+    registry.checks = dict(sorted(registry.checks.items()))
+    return registry
+
+
+def _load_entry_points(registry: Registry) -> None:
+    for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else ep.name
+        try:
+            module = ep.load()
+            if not isinstance(module, ModuleType):
+                raise PluginError(f"entry point {ep.name} must name a module, not {type(module).__name__}")
+            checks, collectors = family_checks(module)
+        except Exception as exc:  # a broken plugin must never break the scan (httpie's rule)
+            message = f"plugin {ep.name!r} ({dist}) skipped: {type(exc).__name__}: {exc}"
+            log.warning(message)
+            registry.warnings.append(message)
+            continue
+        for reg in checks:
+            existing = registry.checks.get(reg.id)
+            if existing is not None:
+                winner = "the built-in" if existing.source == "builtin" else existing.source
+                message = f"plugin {dist}: check {reg.id} already provided by {winner}; ignored"
+                log.warning(message)
+                registry.warnings.append(message)
+                continue
+            registry.checks[reg.id] = RegisteredCheck(reg.cls, reg.meta, dist)
+        for collector in collectors:
+            registry.collectors.setdefault(collector.provides, collector)
