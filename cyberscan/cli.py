@@ -341,6 +341,34 @@ def explain(check_id: str, lang: str, no_plugins: bool) -> None:
             click.echo(f"  {key} = {json.dumps(value, ensure_ascii=False)}")
 
 
+@cli.command()
+@click.option(
+    "-o",
+    "--output-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("cyberscan-demo"),
+    show_default=True,
+    help="Where to write rapport.json, rapport.html and facts.json.",
+)
+@click.option("--lang", type=LANG, default="fr", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def demo(output_dir: Path, lang: str, quiet: bool) -> None:
+    """Scan two invented communes served on 127.0.0.1 (one well configured, one not) and write reports."""
+    from .demo.run import run_demo
+
+    try:
+        result = run_demo(_registry(no_plugins=True, quiet=quiet), output_dir, lang)
+    except OSError as exc:
+        fail(f"demo failed: {exc}")
+    if not quiet:
+        print_summary(result.run.report, Console(highlight=False, soft_wrap=True))
+        fr = lang == "fr"
+        click.echo("")
+        click.echo(f"{'Rapport HTML' if fr else 'HTML report'}: {result.html_path}")
+        click.echo(f"{'Rapport JSON' if fr else 'JSON report'}: {result.json_path}")
+        click.echo(f"{'Faits collectés' if fr else 'Collected facts'}: {result.facts_path}")
+
+
 def main() -> None:
     """Console-script entry point."""
     logging.basicConfig(level=logging.ERROR, format="cyberscan: %(levelname)s: %(message)s")

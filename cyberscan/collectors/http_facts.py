@@ -64,7 +64,7 @@ class RedirectChain:
     #: why following stopped early: "external" (redirect off the target, not followed),
     #: "max_redirects", "loop", "bad_location"; None when the last hop is not a redirect or failed
     stopped: str | None = None
-    #: the Location that was not followed, for "external"
+    #: the Location that was not followed (bounded raw text), whenever `stopped` is set
     next_location: str | None = None
 
     @property

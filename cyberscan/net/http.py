@@ -6,6 +6,7 @@ import socket
 import ssl
 import threading
 import time
+import warnings
 import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -22,6 +23,8 @@ from .resolver import ResolutionError
 
 _MAX_HEADERS = 100
 _MAX_HEADER_VALUE = 4096
+#: a redirect's body is never needed beyond a glance
+_MAX_REDIRECT_BODY = 2048
 
 
 class GuardedBackend(httpcore.SyncBackend):
@@ -80,7 +83,10 @@ def permissive_context() -> ssl.SSLContext:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     try:
-        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        with warnings.catch_warnings():
+            # Python flags TLS 1.0 as deprecated; reaching legacy servers is the point here.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
         ctx.set_ciphers("ALL:@SECLEVEL=0")
     except (ValueError, ssl.SSLError):  # pragma: no cover - depends on the OpenSSL build
         pass
@@ -149,19 +155,19 @@ class HttpSession:
         self._lock = threading.Lock()
         verified = verified_context(ca_bundle)
         permissive = permissive_context()
-        self._clients: dict[tuple[ProbeLevel, bool], httpx.Client] = {}
+        # Requests go straight to the transports: httpx.Client would parse every redirect's Location
+        # even when not following it, and an unparsable Location would cost us the whole response.
+        self._transports: dict[tuple[ProbeLevel, bool], GuardedTransport] = {}
         for level in ProbeLevel:
             backend = GuardedBackend(guard, level)
             for is_permissive, ctx in ((False, verified), (True, permissive)):
-                self._clients[(level, is_permissive)] = httpx.Client(
-                    transport=GuardedTransport(backend, ctx), follow_redirects=False, trust_env=False
-                )
+                self._transports[(level, is_permissive)] = GuardedTransport(backend, ctx)
         #: origins ("https://host:port") whose certificate failed verification, and why
         self._tls_failures: dict[str, str] = {}
 
     def close(self) -> None:
-        for client in self._clients.values():
-            client.close()
+        for transport in self._transports.values():
+            transport.close()
 
     def __enter__(self) -> HttpSession:
         return self
@@ -184,12 +190,16 @@ class HttpSession:
         max_bytes: int,
         headers: Iterable[tuple[str, str]] = (),
     ) -> HttpResponse:
-        """GET `url`; never raises for network trouble, which is recorded in the response instead."""
+        """GET `url`; never raises: network trouble and bad URLs are recorded in the response instead."""
         try:
             timeout = self._timeout()
+            self._pace()
         except Exception as exc:  # the target's deadline passed
-            return HttpResponse(url=url, error_kind="deadline", error=str(exc))
-        parsed = httpx.URL(url)
+            return HttpResponse(url=url, error_kind="deadline", error=str(exc)[:300])
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            return HttpResponse(url=url[:2048], error_kind="protocol", error=f"invalid URL: {exc}"[:300])
         origin = f"{parsed.scheme}://{parsed.host}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"
         is_https = parsed.scheme == "https"
         if not is_https:
@@ -213,15 +223,21 @@ class HttpSession:
         tls_error: str | None,
         timeout: float,
     ) -> HttpResponse:
-        self._pace()
-        client = self._clients[(level, permissive)]
+        transport = self._transports[(level, permissive)]
         started = time.monotonic()
-        request_headers = {**self._headers, **dict(headers)}
         try:
-            with client.stream("GET", url, headers=request_headers, timeout=timeout) as resp:
+            request = httpx.Request(
+                "GET",
+                url,
+                headers={**self._headers, **dict(headers)},
+                extensions={"timeout": httpx.Timeout(timeout).as_dict()},
+            )
+            resp = transport.handle_request(request)
+            try:
                 # Read the TLS details before the body: a stream cut short may drop its SSL object.
                 tls = self._tls_outcome(resp, permissive, tls_error) if url.startswith("https:") else None
-                raw, truncated = self._read_bounded(resp, max_bytes, started + timeout)
+                budget = min(max_bytes, _MAX_REDIRECT_BODY) if 300 <= resp.status_code < 400 else max_bytes
+                raw, truncated = self._read_bounded(resp, budget, started + timeout)
                 return HttpResponse(
                     url=url,
                     status=resp.status_code,
@@ -233,6 +249,8 @@ class HttpSession:
                     body_truncated=truncated,
                     tls=tls,
                 )
+            finally:
+                resp.close()
         except Exception as exc:  # recorded as data: one dead host must not stop the others
             kind = _error_kind(exc)
             detail = _tls_reason(exc) if kind == "tls" else (str(exc) or type(exc).__name__)

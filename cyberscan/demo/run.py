@@ -1,0 +1,54 @@
+"""`cyberscan demo`: scan two invented communes served on loopback and write their reports."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__
+from ..config import Settings
+from ..registry import Registry
+from ..reporting.html_report import render_html
+from ..reporting.json_report import dumps
+from ..scan import ScanRun, run_scan
+from ..targets import parse_target
+from .sites import demo_sites
+from .webserver import LOOPBACK, LocalWebServer
+
+DEMO_TARGETS = ("mairie-modele.test", "mairie-passoire.test")
+
+
+@dataclass(frozen=True)
+class DemoOutput:
+    """Where the demo wrote its files, and the scan itself."""
+
+    run: ScanRun
+    json_path: Path
+    html_path: Path
+    facts_path: Path
+
+
+def run_demo(registry: Registry, out_dir: Path, lang: str = "fr") -> DemoOutput:
+    """Start the loopback web servers, scan both demo communes, write JSON, HTML and facts."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with LocalWebServer(demo_sites(datetime.date.today())) as server:
+        settings = Settings(
+            lang=lang,
+            # Only the loopback address the demo servers listen on is declared in scope.
+            scope=(f"{LOOPBACK}/32",),
+            hosts=server.hosts_map(),
+            ca_bundle=server.ca_pem_path,
+            timeout=5.0,
+            deadline=120.0,
+            collectors={"http": {"http_port": server.http_port, "https_port": server.https_port, "max_rps": 50.0}},
+        )
+        run = run_scan(registry, settings, [parse_target(t) for t in DEMO_TARGETS])
+    output = DemoOutput(run, out_dir / "rapport.json", out_dir / "rapport.html", out_dir / "facts.json")
+    output.json_path.write_text(dumps(run.report), encoding="utf-8")
+    output.html_path.write_text(render_html(run.report), encoding="utf-8")
+    output.facts_path.write_text(
+        json.dumps(run.archive.to_json(__version__), ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    return output

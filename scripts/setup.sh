@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set up cyberscan on a fresh Debian/Ubuntu machine: system packages, a virtualenv in .venv, the package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# System packages: Python's venv module, and nmap for the exposed-services checks.
+missing=()
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+command -v nmap >/dev/null 2>&1 || missing+=(nmap)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing system packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+python3 - <<'PY'
+import sys
+if sys.version_info < (3, 10):
+    sys.exit(f"setup: cyberscan needs Python 3.10 or newer, found {sys.version.split()[0]}")
+PY
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+# One pip run resolves sslyze (cryptography<47) and dnspython[dnssec] together.
+.venv/bin/python -m pip install --quiet -e '.[test]'
+.venv/bin/python -m pip check
+echo "setup: done — run .venv/bin/cyberscan --help"
