@@ -87,3 +87,12 @@ def test_locate_handles_dotted_and_quoted_keys() -> None:
     assert locate(text, ("checks", "WEB-HSTS", "min_max_age")) == 5
     assert locate(text, ("checks", "WEB-HSTS")) == 4
     assert locate('a.b = 1\n', ("a", "b")) == 1
+
+
+def test_shipped_example_config_is_valid() -> None:
+    from cyberscan.registry import load_registry
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "cyberscan.toml"
+    settings = load_config(example, load_registry(load_plugins=False))
+    assert settings.fail_on is Severity.HIGH and settings.scope == ("192.0.2.0/28",)
+    assert settings.checks["WEB-SECURITY-TXT"].severity is Severity.INFO
