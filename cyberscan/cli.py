@@ -131,7 +131,9 @@ def _write(path: str | None, text: str, what: str) -> None:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
         # Keep what was collected: print it rather than lose a long scan to a full disk.
-        click.echo(f"cyberscan: error: cannot write {what} to {path}: {exc.strerror}; printing it instead", err=True)
+        click.echo(
+            f"cyberscan: error: cannot write {what} to {path}: {exc.strerror}; printing it instead", err=True
+        )
         click.echo(text, nl=False)
 
 
@@ -152,21 +154,38 @@ def _progress(enabled: bool, total: int) -> tuple[Callable[[TargetResult], None]
 
 @cli.command()
 @click.argument("targets", nargs=-1)
-@click.option("-i", "--input", "input_file", type=click.Path(path_type=Path), help="File of targets, one per line.")
+@click.option(
+    "-i", "--input", "input_file", type=click.Path(path_type=Path), help="File of targets, one per line."
+)
 @click.option("-c", "--config", type=click.Path(path_type=Path), help="TOML configuration file.")
-@click.option("--only", multiple=True, metavar="GLOB", help="Run only checks whose ID matches (e.g. 'WEB-*').")
+@click.option(
+    "--only", multiple=True, metavar="GLOB", help="Run only checks whose ID matches (e.g. 'WEB-*')."
+)
 @click.option("--skip", multiple=True, metavar="GLOB", help="Skip checks whose ID matches.")
-@click.option("--scope", multiple=True, metavar="CIDR", help="Addresses active probes may touch (repeatable).")
+@click.option(
+    "--scope", multiple=True, metavar="CIDR", help="Addresses active probes may touch (repeatable)."
+)
 @click.option("--resolver", metavar="IP[:PORT]", help="DNS server used for every name resolution.")
 @click.option("--resolve", "hosts", multiple=True, metavar="NAME=IP", help="Pin a name to an address.")
-@click.option("--ca-bundle", type=click.Path(path_type=Path, dir_okay=False), help="Extra trust anchors (PEM).")
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
+@click.option(
+    "--ca-bundle", type=click.Path(path_type=Path, dir_okay=False), help="Extra trust anchors (PEM)."
+)
+@click.option(
+    "-f", "--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True
+)
 @click.option("-o", "--output", metavar="FILE", help="Write the report to FILE ('-' for stdout).")
 @click.option("--lang", type=LANG, help="Report language (default fr).")
 @click.option("--fail-on", type=SEVERITY, help="Exit 1 when a check fails at or above this severity.")
 @click.option("--strict", is_flag=True, help="Also exit 1 when a check ends in error.")
-@click.option("--save-facts", type=click.Path(path_type=Path, dir_okay=False), help="Save collected facts (JSON).")
-@click.option("--facts", "facts_file", type=click.Path(path_type=Path, dir_okay=False), help="Re-evaluate saved facts offline.")
+@click.option(
+    "--save-facts", type=click.Path(path_type=Path, dir_okay=False), help="Save collected facts (JSON)."
+)
+@click.option(
+    "--facts",
+    "facts_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Re-evaluate saved facts offline.",
+)
 @click.option("--timeout", type=click.FloatRange(min=0.1), help="Seconds per network operation.")
 @click.option("--deadline", type=click.FloatRange(min=1), help="Seconds per target, all collectors included.")
 @click.option("--jobs", type=click.IntRange(min=1, max=64), help="Targets scanned in parallel.")
@@ -230,7 +249,11 @@ def scan(
     finally:
         stop()
     if save_facts is not None:
-        _write(str(save_facts), json.dumps(run.archive.to_json(__version__), ensure_ascii=False, indent=1), "facts")
+        _write(
+            str(save_facts),
+            json.dumps(run.archive.to_json(__version__), ensure_ascii=False, indent=1),
+            "facts",
+        )
     _emit(run, fmt, output, quiet)
     sys.exit(_exit_code(run, settings, strict))
 
@@ -259,7 +282,7 @@ def _emit(run: ScanRun, fmt: str, output: str | None, quiet: bool) -> None:
         print_summary(run.report, buffer)
         _write(output, buffer.file.getvalue(), "summary")  # type: ignore[attr-defined]
     # The terminal summary goes to stdout only when stdout does not carry the report itself.
-    if not quiet and (fmt == "text" and not to_file or fmt != "text" and to_file):
+    if not quiet and ((fmt == "text") != to_file):
         print_summary(run.report, Console(highlight=False, soft_wrap=True))
 
 
@@ -300,7 +323,8 @@ def list_checks(fmt: str, lang: str, show_all: bool, no_plugins: bool) -> None:
     if show_all:
         planned = sorted(load_checklist().check_ids - set(registry.checks))
         rows += [
-            {"id": cid, "family": cid.split("-")[0], "implemented": False, "source": "catalogue"} for cid in planned
+            {"id": cid, "family": cid.split("-")[0], "implemented": False, "source": "catalogue"}
+            for cid in planned
         ]
         rows.sort(key=lambda r: str(r["id"]))
     if fmt == "json":
@@ -336,7 +360,7 @@ def explain(check_id: str, lang: str, no_plugins: bool) -> None:
     for ref in meta.references:
         click.echo(f"  - {ref.label}" + (f" <{ref.url}>" if ref.url else ""))
     if meta.params:
-        click.echo(f"\n{'Paramètres' if fr else 'Parameters'} ([checks.\"{meta.id}\"]):")
+        click.echo(f'\n{"Paramètres" if fr else "Parameters"} ([checks."{meta.id}"]):')
         for key, value in meta.params.items():
             click.echo(f"  {key} = {json.dumps(value, ensure_ascii=False)}")
 

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import ipaddress
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import __version__
+from ._compat import tomllib
 from .models import Severity
 from .registry import Registry
 from .scope import Scope, ScopeError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-DEFAULT_USER_AGENT = f"cyberscan/{__version__} (audit d'exposition Internet; +https://example.invalid/cyberscan)"
+DEFAULT_USER_AGENT = (
+    f"cyberscan/{__version__} (audit d'exposition Internet; +https://example.invalid/cyberscan)"
+)
 LANGS = ("fr", "en")
 
 
@@ -157,7 +154,9 @@ class _Loader:
             raise ConfigError(f"{self.path}: {exc}") from None
         for key in data:
             if key not in _TOP_LEVEL:
-                raise self.fail((key,), f"unknown section or key '{key}' (expected one of {sorted(_TOP_LEVEL)})")
+                raise self.fail(
+                    (key,), f"unknown section or key '{key}' (expected one of {sorted(_TOP_LEVEL)})"
+                )
         values: dict[str, Any] = {"source": str(self.path)}
         values.update(self.scan(self.table(data.get("scan", {}), ("scan",))))
         values["hosts"] = self.hosts(self.table(data.get("hosts", {}), ("hosts",)))
@@ -174,7 +173,7 @@ class _Loader:
                 raise self.fail(where, f"unknown key 'scan.{key}' (expected one of {sorted(_SCAN_KEYS)})")
             if not isinstance(value, expected) or isinstance(value, bool):
                 raise self.fail(where, f"'scan.{key}' has the wrong type ({type(value).__name__})")
-            if key in ("timeout", "deadline", "jobs") and value <= 0:
+            if key in ("timeout", "deadline", "jobs") and isinstance(value, int | float) and value <= 0:
                 raise self.fail(where, f"'scan.{key}' must be positive")
             if key == "lang" and value not in LANGS:
                 raise self.fail(where, f"'scan.lang' must be one of {list(LANGS)}")
@@ -182,7 +181,9 @@ class _Loader:
                 try:
                     value = Severity(value)
                 except ValueError:
-                    raise self.fail(where, f"'scan.fail_on' must be one of {[s.value for s in Severity]}") from None
+                    raise self.fail(
+                        where, f"'scan.fail_on' must be one of {[s.value for s in Severity]}"
+                    ) from None
             if key == "scope":
                 if not all(isinstance(v, str) for v in value):
                     raise self.fail(where, "'scan.scope' must be a list of CIDR strings")
@@ -219,9 +220,13 @@ class _Loader:
             defaults = known[name].defaults
             for key, value in section.items():
                 if key not in defaults:
-                    raise self.fail(where + (key,), f"unknown key '{key}' for collector '{name}' ({sorted(defaults)})")
+                    raise self.fail(
+                        where + (key,), f"unknown key '{key}' for collector '{name}' ({sorted(defaults)})"
+                    )
                 if not _type_ok(value, defaults[key]):
-                    raise self.fail(where + (key,), f"'collectors.{name}.{key}' must be {_type_name(defaults[key])}")
+                    raise self.fail(
+                        where + (key,), f"'collectors.{name}.{key}' must be {_type_name(defaults[key])}"
+                    )
             out[name] = dict(section)
         return out
 
@@ -242,7 +247,8 @@ class _Loader:
                     severity = Severity(section["severity"])
                 except ValueError:
                     raise self.fail(
-                        where + ("severity",), f"'{check_id}.severity' must be one of {[s.value for s in Severity]}"
+                        where + ("severity",),
+                        f"'{check_id}.severity' must be one of {[s.value for s in Severity]}",
                     ) from None
             params: dict[str, Any] = {}
             for key, value in section.items():
@@ -250,10 +256,13 @@ class _Loader:
                     continue
                 if key not in reg.meta.params:
                     raise self.fail(
-                        where + (key,), f"unknown parameter '{key}' for {check_id} (known: {sorted(reg.meta.params)})"
+                        where + (key,),
+                        f"unknown parameter '{key}' for {check_id} (known: {sorted(reg.meta.params)})",
                     )
                 if not _type_ok(value, reg.meta.params[key]):
-                    raise self.fail(where + (key,), f"'{check_id}.{key}' must be {_type_name(reg.meta.params[key])}")
+                    raise self.fail(
+                        where + (key,), f"'{check_id}.{key}' must be {_type_name(reg.meta.params[key])}"
+                    )
                 params[key] = value
             out[check_id] = CheckSettings(enabled, severity, params)
         return out

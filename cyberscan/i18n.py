@@ -39,6 +39,7 @@ def render_message(meta: CheckMeta | None, message_id: str, params: Mapping[str,
     except (KeyError, IndexError, ValueError):
         return text
 
+
 STATUS_LABELS: Mapping[str, Localized] = {
     "pass": Localized("conforme", "pass"),
     "warn": Localized("à améliorer", "warn"),

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import re
 import string
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from ._compat import tomllib
 from .models import Severity
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 LANGS = ("fr", "en")
 ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
@@ -111,10 +106,10 @@ def parse_check_meta(check_id: str, raw: Mapping[str, Any]) -> CheckMeta:
         raise MetadataError(f"{check_id}: severity must be one of {[s.value for s in Severity]}") from None
     title = _localized(check_id, "title", raw.get("title"))
     for lang in LANGS:
-        text = title.get(lang)
-        if len(text) > _TITLE_MAX:
+        title_text = title.get(lang)
+        if len(title_text) > _TITLE_MAX:
             raise MetadataError(f"{check_id}: title.{lang} is longer than {_TITLE_MAX} characters")
-        if placeholders(text):
+        if placeholders(title_text):
             raise MetadataError(f"{check_id}: title.{lang} must not contain placeholders")
     messages_raw = raw.get("messages")
     if not isinstance(messages_raw, dict) or not messages_raw:
@@ -123,8 +118,8 @@ def parse_check_meta(check_id: str, raw: Mapping[str, Any]) -> CheckMeta:
     if reserved:
         raise MetadataError(f"{check_id}: message IDs {sorted(reserved)} are reserved for the engine")
     messages = {mid: _localized(check_id, f"messages.{mid}", text) for mid, text in messages_raw.items()}
-    for mid, text in messages.items():
-        if placeholders(text.fr) != placeholders(text.en):
+    for mid, localized in messages.items():
+        if placeholders(localized.fr) != placeholders(localized.en):
             raise MetadataError(f"{check_id}: messages.{mid} has different placeholders in fr and en")
     references = []
     for ref in raw.get("references", []):

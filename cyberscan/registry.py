@@ -76,7 +76,8 @@ def family_checks(module: ModuleType) -> tuple[list[RegisteredCheck], list[type[
     without_class = sorted(set(metas) - {c.id for c in checks})
     if without_meta or without_class:
         raise PluginError(
-            f"{module.__name__}: classes without metadata {without_meta}, metadata without class {without_class}"
+            f"{module.__name__}: classes without metadata {without_meta}, "
+            f"metadata without class {without_class}"
         )
     collectors = list(getattr(module, "COLLECTORS", []))
     source = "builtin" if package == BUILTIN_PACKAGE else module.__name__

@@ -116,7 +116,7 @@ class FactsArchive:
     def from_json(cls, data: Any, kinds: Mapping[str, type[Facts]]) -> FactsArchive:
         """Rebuild an archive (raises FactsDecodeError on a file of the wrong shape)."""
         if not isinstance(data, dict) or data.get("format") != cls.FORMAT:
-            raise FactsDecodeError("not a cyberscan facts file (missing \"format\": \"cyberscan-facts\")")
+            raise FactsDecodeError('not a cyberscan facts file (missing "format": "cyberscan-facts")')
         if data.get("version") != cls.VERSION:
             raise FactsDecodeError(f"unsupported facts file version {data.get('version')!r}")
         targets: dict[str, TargetFacts] = {}
@@ -242,7 +242,9 @@ class Scanner:
             collector_cls = self.registry.collector_for(facts_type)
             kind = facts_type.kind
             if collector_cls is None:
-                failures[kind] = ErrorInfo(ErrorKind.TOOL_MISSING, f"no collector provides '{kind}' facts", kind)
+                failures[kind] = ErrorInfo(
+                    ErrorKind.TOOL_MISSING, f"no collector provides '{kind}' facts", kind
+                )
                 runs.append(CollectorRun(kind, RunStatus.ERROR, 0.0, failures[kind]))
                 continue
             ctx = CollectorContext(
@@ -257,15 +259,17 @@ class Scanner:
             fut = pool.submit(collector_cls().collect, target, ctx)
             pending[fut] = (kind, time.monotonic())
         try:
-            done, not_done = wait(pending, timeout=max(0.0, deadline - time.monotonic()))
+            _, not_done = wait(pending, timeout=max(0.0, deadline - time.monotonic()))
         finally:
             # A collector stuck past the deadline is abandoned, not awaited: its own network
             # timeouts will end its thread; the scan goes on without it.
             pool.shutdown(wait=False, cancel_futures=True)
         for fut in pending:
             kind, started = pending[fut]
+            info: ErrorInfo | None
             if fut in not_done:
-                info = ErrorInfo(ErrorKind.DEADLINE, f"no result within the {self.settings.deadline:g} s target deadline", kind)
+                detail = f"no result within the {self.settings.deadline:g} s target deadline"
+                info = ErrorInfo(ErrorKind.DEADLINE, detail, kind)
             else:
                 info = self._outcome(fut, kind, facts)
             duration = round(time.monotonic() - started, 3)
@@ -300,7 +304,9 @@ class Scanner:
     def _remember(self, target: Target, facts: dict[str, Facts], failures: dict[str, ErrorInfo]) -> None:
         self.archive.targets[target.name] = TargetFacts(target.kind.value, dict(facts), dict(failures))
 
-    def _evaluate(self, target: Target, facts: dict[str, Facts], failures: dict[str, ErrorInfo]) -> list[Finding]:
+    def _evaluate(
+        self, target: Target, facts: dict[str, Facts], failures: dict[str, ErrorInfo]
+    ) -> list[Finding]:
         bag = FactBag(facts.values())
         findings: list[Finding] = []
         for sel in self.selected:
@@ -318,7 +324,11 @@ class Scanner:
             produced = list(check.evaluate(bag))
         except Exception as exc:  # a check bug becomes an error finding, never a silent gap
             log.debug("check %s crashed on %s", sel.id, target.name, exc_info=True)
-            return [error_finding(sel, target.name, ErrorInfo(ErrorKind.BUG, f"{type(exc).__name__}: {exc}", sel.id))]
+            return [
+                error_finding(
+                    sel, target.name, ErrorInfo(ErrorKind.BUG, f"{type(exc).__name__}: {exc}", sel.id)
+                )
+            ]
         if not produced:
             info = ErrorInfo(ErrorKind.BUG, "the check produced no finding", sel.id)
             return [error_finding(sel, target.name, info)]

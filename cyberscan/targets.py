@@ -108,7 +108,9 @@ def parse_target(text: str) -> Target:
         try:
             net = ipaddress.ip_network(raw, strict=False)
         except ValueError:
-            raise TargetError(f"{raw!r} is neither a domain, a URL, an IP address nor a CIDR network") from None
+            raise TargetError(
+                f"{raw!r} is neither a domain, a URL, an IP address nor a CIDR network"
+            ) from None
         if net.num_addresses > MAX_NETWORK_ADDRESSES:
             raise TargetError(
                 f"network {raw} has {net.num_addresses} addresses; split it into /24 (IPv4) or smaller"

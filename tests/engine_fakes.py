@@ -82,7 +82,9 @@ class AtLeast(Check):
     def evaluate(self, facts: FactBag) -> Iterator[Finding]:
         value = facts.get(CountFacts).value
         ok = value >= int(self.params["minimum"])
-        yield self.finding(Status.PASS if ok else Status.FAIL, self.target.name, "ok" if ok else "bad", value=value)
+        yield self.finding(
+            Status.PASS if ok else Status.FAIL, self.target.name, "ok" if ok else "bad", value=value
+        )
 
 
 class Raises(Check):

@@ -83,7 +83,9 @@ def test_checks_list_and_explain() -> None:
 def test_version_and_module_entry_point() -> None:
     code, out, _ = invoke("--version")
     assert code == 0 and __version__ in out
-    proc = subprocess.run([sys.executable, "-m", "cyberscan", "--version"], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cyberscan", "--version"], capture_output=True, text=True, check=True
+    )
     assert __version__ in proc.stdout
 
 

@@ -3,10 +3,10 @@
 from pathlib import Path
 
 import pytest
+from engine_fakes import fake_registry
 
 from cyberscan.config import ConfigError, load_config, locate
 from cyberscan.models import Severity
-from engine_fakes import fake_registry
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -53,17 +53,17 @@ enabled = false
     ("text", "line", "words"),
     [
         ("[scan]\ntimeout = 5\ntimout = 3\n", 3, "unknown key 'scan.timout'"),
-        ("[scan]\n\njobs = \"4\"\n", 3, "wrong type"),
+        ('[scan]\n\njobs = "4"\n', 3, "wrong type"),
         ("[scann]\n", 1, "unknown section"),
-        ("[scan]\nlang = \"de\"\n", 2, "lang"),
-        ("[scan]\nscope = [\"192.0.2.0/33\"]\n", 2, "invalid scope entry"),
-        ("[collectors.count]\nvalue = \"x\"\n", 2, "must be an integer"),
+        ('[scan]\nlang = "de"\n', 2, "lang"),
+        ('[scan]\nscope = ["192.0.2.0/33"]\n', 2, "invalid scope entry"),
+        ('[collectors.count]\nvalue = "x"\n', 2, "must be an integer"),
         ("[collectors.nope]\n", 1, "unknown collector"),
-        ("[checks.\"TST-NOPE\"]\n", 1, "unknown check"),
-        ("[checks.\"TST-COUNT-MIN\"]\n# comment\nminimun = 1\n", 3, "unknown parameter 'minimun'"),
-        ("[checks.\"TST-COUNT-MIN\"]\nminimum = true\n", 2, "must be an integer"),
-        ("[checks.\"TST-COUNT-MIN\"]\nseverity = \"urgent\"\n", 2, "severity"),
-        ("[hosts]\n\"a.test\" = \"not-an-ip\"\n", 2, "IP address"),
+        ('[checks."TST-NOPE"]\n', 1, "unknown check"),
+        ('[checks."TST-COUNT-MIN"]\n# comment\nminimun = 1\n', 3, "unknown parameter 'minimun'"),
+        ('[checks."TST-COUNT-MIN"]\nminimum = true\n', 2, "must be an integer"),
+        ('[checks."TST-COUNT-MIN"]\nseverity = "urgent"\n', 2, "severity"),
+        ('[hosts]\n"a.test" = "not-an-ip"\n', 2, "IP address"),
         ("[scan\n", None, "Expected"),
     ],
 )
@@ -86,7 +86,7 @@ def test_locate_handles_dotted_and_quoted_keys() -> None:
     text = '[scan]\ntimeout = 1\n\n[checks."WEB-HSTS"]\nmin_max_age = 1\n'
     assert locate(text, ("checks", "WEB-HSTS", "min_max_age")) == 5
     assert locate(text, ("checks", "WEB-HSTS")) == 4
-    assert locate('a.b = 1\n', ("a", "b")) == 1
+    assert locate("a.b = 1\n", ("a", "b")) == 1
 
 
 def test_shipped_example_config_is_valid() -> None:

@@ -34,12 +34,23 @@ def scan(tmp_path: Path) -> Callable[[LocalWebServer], Scan]:
     def bind(server: LocalWebServer) -> Scan:
         config = tmp_path / "cyberscan.toml"
         config.write_text(
-            f"[collectors.http]\nhttp_port = {server.http_port}\nhttps_port = {server.https_port}\nmax_rps = 0.0\n",
+            "[collectors.http]\nmax_rps = 0.0\n"
+            f"http_port = {server.http_port}\nhttps_port = {server.https_port}\n",
             encoding="utf-8",
         )
 
         def run(*args: str, scope: bool = True) -> tuple[Result, dict[str, Any]]:
-            options = ["scan", "-c", str(config), "--ca-bundle", str(server.ca_pem_path), "-f", "json", "-o", "-"]
+            options = [
+                "scan",
+                "-c",
+                str(config),
+                "--ca-bundle",
+                str(server.ca_pem_path),
+                "-f",
+                "json",
+                "-o",
+                "-",
+            ]
             options += [f"--resolve={name}=127.0.0.1" for name in server.hosts_map()]
             options += ["--scope", "127.0.0.1/32"] if scope else []
             result = CliRunner().invoke(cli, [*options, "--timeout", "2", "--deadline", "30", *args])
@@ -60,7 +71,9 @@ def verdicts(report: dict[str, Any], target: str) -> dict[str, set[str]]:
     return found
 
 
-def test_url_target_gets_every_web_verdict_in_schema_valid_json(demo_server: LocalWebServer, scan: Any) -> None:
+def test_url_target_gets_every_web_verdict_in_schema_valid_json(
+    demo_server: LocalWebServer, scan: Any
+) -> None:
     url = f"https://www.{MODELE}:{demo_server.https_port}/"
     result, report = scan(demo_server)(url)
     assert result.exit_code == 0, result.output
@@ -76,13 +89,23 @@ def test_weak_commune_fails_where_the_checklist_says(demo_server: LocalWebServer
     jsonschema.validate(report, load_schema())
     found = verdicts(report, PASSOIRE)
     for check_id in (
-        "WEB-HTTPS-AVAILABLE", "WEB-HTTPS-REDIRECT", "WEB-HSTS", "WEB-COOKIE-FLAGS", "WEB-MIXED-CONTENT",
-        "WEB-ERROR-DISCLOSURE", "WEB-SENSITIVE-FILES", "WEB-DIR-LISTING", "WEB-ADMIN-PATHS", "WEB-CORS",
+        "WEB-HTTPS-AVAILABLE",
+        "WEB-HTTPS-REDIRECT",
+        "WEB-HSTS",
+        "WEB-COOKIE-FLAGS",
+        "WEB-MIXED-CONTENT",
+        "WEB-ERROR-DISCLOSURE",
+        "WEB-SENSITIVE-FILES",
+        "WEB-DIR-LISTING",
+        "WEB-ADMIN-PATHS",
+        "WEB-CORS",
     ):
         assert "fail" in found[check_id], (check_id, found[check_id])
     for check_id in ("WEB-CSP", "WEB-REFERRER", "WEB-NOSNIFF", "WEB-INFO-DISCLOSURE", "WEB-THIRDPARTY-SRI"):
         assert "warn" in found[check_id], (check_id, found[check_id])
-    sensitive = [f for t in report["targets"] for f in t["findings"] if f["check_id"] == "WEB-SENSITIVE-FILES"]
+    sensitive = [
+        f for t in report["targets"] for f in t["findings"] if f["check_id"] == "WEB-SENSITIVE-FILES"
+    ]
     assert any(f["severity"] == "critical" and "/.env" in json.dumps(f["evidence"]) for f in sensitive)
     # Evidence confirms by a few bytes; the fake secret's value never lands in the report.
     assert "DB_PASSWORD" not in json.dumps(report) or "motdepasse" not in json.dumps(report)
@@ -102,13 +125,24 @@ def test_without_scope_active_probes_are_not_sent(demo_server: LocalWebServer, s
 def test_dead_host_and_timeout_become_errors_while_the_rest_completes(
     start_web_server: Callable[..., LocalWebServer], scan: Any
 ) -> None:
-    slow = Site(hosts=["lente.test"], routes={"/": Route(200, (("Content-Type", "text/html"),), b"ok", delay=5)})
+    slow = Site(
+        hosts=["lente.test"], routes={"/": Route(200, (("Content-Type", "text/html"),), b"ok", delay=5)}
+    )
     server = start_web_server([*demo_sites(datetime.date.today()), slow])
     dead = f"https://mort.test:{free_port()}/"  # 127.0.0.2: loopback, but nothing listens there
     slow_url = f"https://lente.test:{server.https_port}/"
     good = f"https://{MODELE}:{server.https_port}/"
     result, report = scan(server)(
-        dead, slow_url, good, "--resolve=mort.test=127.0.0.2", "--timeout", "1", "--only", "WEB-HSTS", "--only", "WEB-CSP"
+        dead,
+        slow_url,
+        good,
+        "--resolve=mort.test=127.0.0.2",
+        "--timeout",
+        "1",
+        "--only",
+        "WEB-HSTS",
+        "--only",
+        "WEB-CSP",
     )
     assert result.exit_code == 0, result.output
     by_target = {t["target"]: t["findings"] for t in report["targets"]}
@@ -128,7 +162,7 @@ def test_a_check_that_raises_is_an_error_not_a_gap(
         raise RuntimeError("bug in a check")
 
     monkeypatch.setattr(hsts, "evaluate", explode)
-    result, report = scan(demo_server)(MODELE)
+    _, report = scan(demo_server)(MODELE)
     findings = report["targets"][0]["findings"]
     [hsts_finding] = [f for f in findings if f["check_id"] == "WEB-HSTS"]
     assert hsts_finding["status"] == "error" and hsts_finding["error"]["kind"] == "bug"

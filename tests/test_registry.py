@@ -26,7 +26,7 @@ class {cls}(Check):
 CHECKS = [{cls}]
 '''
 
-META = '''
+META = """
 ["{check_id}"]
 severity = "low"
 title.fr = "Titre"
@@ -38,7 +38,7 @@ remediation.en = "Fix"
 references = [{{ label = "Exemple" }}]
 messages.ok.fr = "ok"
 messages.ok.en = "ok"
-'''
+"""
 
 
 def make_distribution(root: Path, entry_points: dict[str, str], modules: dict[str, str]) -> None:
@@ -73,7 +73,12 @@ def test_builtin_families_are_discovered() -> None:
 def test_plugins_good_broken_and_clashing(plugins_on: Path) -> None:
     make_distribution(
         plugins_on,
-        {"good": "fakeplug.good", "broken": "fakeplug.broken", "clash": "fakeplug.clash", "nometa": "fakeplug.nometa"},
+        {
+            "good": "fakeplug.good",
+            "broken": "fakeplug.broken",
+            "clash": "fakeplug.clash",
+            "nometa": "fakeplug.nometa",
+        },
         {
             "good.py": CHECK_MODULE.format(cls="Good", check_id="EXT-GOOD"),
             "good.toml": META.format(check_id="EXT-GOOD"),
@@ -99,8 +104,18 @@ def test_example_plugin_installed_with_pip_lists_and_runs(tmp_path: Path) -> Non
     root = Path(__file__).resolve().parents[1]
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(root / "examples" / "plugin")],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(root / "examples" / "plugin"),
+        ],
         check=True,
         capture_output=True,
     )
@@ -108,7 +123,10 @@ def test_example_plugin_installed_with_pip_lists_and_runs(tmp_path: Path) -> Non
     env.pop("CYBERSCAN_NO_PLUGINS", None)
     listed = subprocess.run(
         [sys.executable, "-m", "cyberscan", "checks", "list", "--format", "json"],
-        check=True, capture_output=True, text=True, env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     rows = {row["id"]: row for row in json.loads(listed.stdout)}
     assert rows["EXT-WEB-LEGAL-NOTICE"]["source"] == "cyberscan-mentions-legales 0.1.0"
@@ -118,19 +136,53 @@ def test_example_plugin_installed_with_pip_lists_and_runs(tmp_path: Path) -> Non
         "targets": {
             "mairie-exemple.fr": {
                 "kind": "domain",
-                "facts": {"http": {"hosts": [{"host": "mairie-exemple.fr", "role": "apex", "https": {
-                    "start_url": "https://mairie-exemple.fr/",
-                    "hops": [{"url": "https://mairie-exemple.fr/", "status": 200,
-                              "body": "<a href='/ml'>Mentions légales</a>"}]}}]}},
+                "facts": {
+                    "http": {
+                        "hosts": [
+                            {
+                                "host": "mairie-exemple.fr",
+                                "role": "apex",
+                                "https": {
+                                    "start_url": "https://mairie-exemple.fr/",
+                                    "hops": [
+                                        {
+                                            "url": "https://mairie-exemple.fr/",
+                                            "status": 200,
+                                            "body": "<a href='/ml'>Mentions légales</a>",
+                                        }
+                                    ],
+                                },
+                            }
+                        ]
+                    }
+                },
             }
         },
     }
     facts_file = tmp_path / "facts.json"
     facts_file.write_text(json.dumps(facts), encoding="utf-8")
     scanned = subprocess.run(
-        [sys.executable, "-m", "cyberscan", "scan", "--facts", str(facts_file), "--only", "EXT-*", "-f", "json"],
-        check=True, capture_output=True, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "cyberscan",
+            "scan",
+            "--facts",
+            str(facts_file),
+            "--only",
+            "EXT-*",
+            "-f",
+            "json",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     report = json.loads(scanned.stdout)
     [finding] = report["targets"][0]["findings"]
-    assert (finding["check_id"], finding["status"], finding["message_id"]) == ("EXT-WEB-LEGAL-NOTICE", "pass", "found")
+    assert (finding["check_id"], finding["status"], finding["message_id"]) == (
+        "EXT-WEB-LEGAL-NOTICE",
+        "pass",
+        "found",
+    )

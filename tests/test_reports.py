@@ -4,13 +4,13 @@ import io
 from datetime import datetime, timezone
 
 import jsonschema
+from engine_fakes import meta
 from rich.console import Console
 
 from cyberscan.models import ErrorInfo, ErrorKind, Finding, Severity, Status, TargetResult
 from cyberscan.reporting.html_report import render_html
 from cyberscan.reporting.json_report import build_report, dumps, load_schema
 from cyberscan.reporting.terminal import print_summary
-from engine_fakes import meta
 
 HOSTILE = '<script>alert("x")</script>[bold red]boom[/]'
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
@@ -18,18 +18,38 @@ T0 = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 
 def sample_results() -> list[TargetResult]:
     findings = (
-        Finding("TST-B", "mairie-a.fr", "https://mairie-a.fr/", Status.FAIL, Severity.HIGH, "bad",
-                {"value": HOSTILE}, {"header": HOSTILE}),
-        Finding("TST-A", "mairie-a.fr", "https://www.mairie-a.fr/", Status.PASS, Severity.HIGH, "ok", {"value": 1}),
-        Finding("TST-A", "mairie-a.fr", "https://mairie-a.fr/", Status.ERROR, Severity.HIGH, "error",
-                {"detail": "timeout"}, error=ErrorInfo(ErrorKind.TIMEOUT, "timeout", "http")),
+        Finding(
+            "TST-B",
+            "mairie-a.fr",
+            "https://mairie-a.fr/",
+            Status.FAIL,
+            Severity.HIGH,
+            "bad",
+            {"value": HOSTILE},
+            {"header": HOSTILE},
+        ),
+        Finding(
+            "TST-A", "mairie-a.fr", "https://www.mairie-a.fr/", Status.PASS, Severity.HIGH, "ok", {"value": 1}
+        ),
+        Finding(
+            "TST-A",
+            "mairie-a.fr",
+            "https://mairie-a.fr/",
+            Status.ERROR,
+            Severity.HIGH,
+            "error",
+            {"detail": "timeout"},
+            error=ErrorInfo(ErrorKind.TIMEOUT, "timeout", "http"),
+        ),
     )
     return [TargetResult("mairie-a.fr", "domain", (), findings)]
 
 
 def report(lang: str = "fr") -> dict:
     metas = {"TST-A": meta("TST-A"), "TST-B": meta("TST-B")}
-    return build_report(sample_results(), metas, lang=lang, started_at=T0, finished_at=T0, settings={"scope": []})
+    return build_report(
+        sample_results(), metas, lang=lang, started_at=T0, finished_at=T0, settings={"scope": []}
+    )
 
 
 def test_report_validates_against_schema() -> None:
@@ -51,11 +71,19 @@ def test_findings_are_sorted_and_output_is_stable() -> None:
     assert order == sorted(order)
     assert dumps(report()) == dumps(report())
     assert data["summary"]["findings"] == {
-        "pass": 1, "warn": 0, "fail": 1, "info": 0, "not_applicable": 0, "not_tested": 0, "error": 1
+        "pass": 1,
+        "warn": 0,
+        "fail": 1,
+        "info": 0,
+        "not_applicable": 0,
+        "not_tested": 0,
+        "error": 1,
     }
     english = report("en")["targets"][0]["findings"]
-    assert english[2]["message"].startswith("Bad: ") and "Le scanner n'a pas pu conclure" in data[
-        "targets"][0]["findings"][0]["message"]
+    assert (
+        english[2]["message"].startswith("Bad: ")
+        and "Le scanner n'a pas pu conclure" in data["targets"][0]["findings"][0]["message"]
+    )
 
 
 def test_html_escapes_target_controlled_text() -> None:

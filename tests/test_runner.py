@@ -3,12 +3,21 @@
 import time
 
 import pytest
+from engine_fakes import (
+    AtLeast,
+    CountCollector,
+    CountFacts,
+    NeedsSlow,
+    Raises,
+    Silent,
+    SlowCollector,
+    fake_registry,
+)
 
 from cyberscan.config import CheckSettings, Settings
 from cyberscan.models import ErrorKind, Severity, Status
 from cyberscan.runner import FactsArchive, Scanner, SelectionError, select_checks
 from cyberscan.targets import parse_target
-from engine_fakes import AtLeast, CountCollector, CountFacts, NeedsSlow, Raises, Silent, SlowCollector, fake_registry
 
 
 def run(targets: list[str], settings: Settings | None = None, only: tuple[str, ...] = (), checks=()):
@@ -32,7 +41,9 @@ def test_only_needed_collectors_start() -> None:
 
 
 def test_failures_become_error_findings_and_the_rest_completes() -> None:
-    _, results = run(["timeout.mairie-a.fr", "crash.mairie-b.fr", "mairie-c.fr"], checks=(AtLeast, Raises, Silent))
+    _, results = run(
+        ["timeout.mairie-a.fr", "crash.mairie-b.fr", "mairie-c.fr"], checks=(AtLeast, Raises, Silent)
+    )
     timed_out, crashed, fine = (by_check(r) for r in results)
     assert timed_out["TST-COUNT-MIN"].status is Status.ERROR
     assert timed_out["TST-COUNT-MIN"].error.kind is ErrorKind.TIMEOUT
@@ -76,8 +87,10 @@ def test_facts_replay_reproduces_results_offline() -> None:
     CountCollector.calls.clear()
     registry = fake_registry(AtLeast)
     replayer = Scanner(registry, Settings(), select_checks(registry, Settings()))
-    replayed = replayer.scan([parse_target("mairie-a.fr"), parse_target("timeout.mairie-b.fr"), parse_target("new.fr")],
-                             replay=archive)
+    replayed = replayer.scan(
+        [parse_target("mairie-a.fr"), parse_target("timeout.mairie-b.fr"), parse_target("new.fr")],
+        replay=archive,
+    )
     assert CountCollector.calls == []  # no collector ran
     assert replayed[0].findings == live[0].findings
     assert replayed[1].findings[0].error.kind is ErrorKind.TIMEOUT  # saved failures replay too

@@ -11,7 +11,11 @@ from cyberscan.targets import TargetError, TargetKind, parse_target, parse_targe
         ("Mairie-Exemple.FR", "mairie-exemple.fr", TargetKind.DOMAIN),
         ("mairie-exemple.fr.", "mairie-exemple.fr", TargetKind.DOMAIN),
         ("saint-étienne.fr", "xn--saint-tienne-geb.fr", TargetKind.DOMAIN),
-        ("https://Portail.Mairie-Exemple.fr/famille", "https://portail.mairie-exemple.fr/famille", TargetKind.URL),
+        (
+            "https://Portail.Mairie-Exemple.fr/famille",
+            "https://portail.mairie-exemple.fr/famille",
+            TargetKind.URL,
+        ),
         ("https://portail.mairie-exemple.fr:443/", "https://portail.mairie-exemple.fr/", TargetKind.URL),
         ("http://portail.mairie-exemple.fr:8080", "http://portail.mairie-exemple.fr:8080/", TargetKind.URL),
         ("https://[2001:db8::1]:8443/x", "https://[2001:db8::1]:8443/x", TargetKind.URL),

@@ -42,7 +42,9 @@ def run_demo(registry: Registry, out_dir: Path, lang: str = "fr") -> DemoOutput:
             ca_bundle=server.ca_pem_path,
             timeout=5.0,
             deadline=120.0,
-            collectors={"http": {"http_port": server.http_port, "https_port": server.https_port, "max_rps": 50.0}},
+            collectors={
+                "http": {"http_port": server.http_port, "https_port": server.https_port, "max_rps": 50.0}
+            },
         )
         run = run_scan(registry, settings, [parse_target(t) for t in DEMO_TARGETS])
     output = DemoOutput(run, out_dir / "rapport.json", out_dir / "rapport.html", out_dir / "facts.json")

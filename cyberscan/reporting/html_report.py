@@ -12,7 +12,7 @@ from ..i18n import SEVERITY_LABELS, STATUS_LABELS, label
 
 def _environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("cyberscan", "report_templates"),
+        loader=PackageLoader("cyberscan.report_templates", "."),
         autoescape=select_autoescape(["html", "j2"], default=True),
         undefined=StrictUndefined,
         trim_blocks=True,

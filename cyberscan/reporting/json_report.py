@@ -80,10 +80,13 @@ def build_report(
                     }
                     for run in r.collector_runs
                 ],
-                "not_probed": [{"host": n.host, "address": n.address, "reason": n.reason} for n in r.not_probed],
+                "not_probed": [
+                    {"host": n.host, "address": n.address, "reason": n.reason} for n in r.not_probed
+                ],
                 "summary": status_counts(r.findings),
                 "findings": [
-                    _finding_json(f, metas.get(f.check_id), lang) for f in sorted(r.findings, key=Finding.sort_key)
+                    _finding_json(f, metas.get(f.check_id), lang)
+                    for f in sorted(r.findings, key=Finding.sort_key)
                 ],
             }
             for r in results

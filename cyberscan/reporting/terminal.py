@@ -23,8 +23,18 @@ _STYLE = {
 }
 _SHOWN = ("fail", "warn", "error", "not_tested")
 _TEXT = {
-    "fr": {"target": "Cible", "findings": "constats", "not_probed": "non sondé", "none": "Aucun problème relevé."},
-    "en": {"target": "Target", "findings": "findings", "not_probed": "not probed", "none": "No problem found."},
+    "fr": {
+        "target": "Cible",
+        "findings": "constats",
+        "not_probed": "non sondé",
+        "none": "Aucun problème relevé.",
+    },
+    "en": {
+        "target": "Target",
+        "findings": "findings",
+        "not_probed": "not probed",
+        "none": "No problem found.",
+    },
 }
 
 
@@ -41,9 +51,13 @@ def print_summary(report: Mapping[str, Any], console: Console) -> None:
         counts = ", ".join(
             f"{n} {label(STATUS_LABELS, status, lang)}" for status, n in target["summary"].items() if n
         )
-        console.print(Text.assemble((f"{words['target']} ", "bold"), (target["target"], "bold"), f"  ({counts})"))
+        console.print(
+            Text.assemble((f"{words['target']} ", "bold"), (target["target"], "bold"), f"  ({counts})")
+        )
         for item in target["not_probed"]:
-            console.print(Text(f"  {words['not_probed']}: {item['host']} {item['address']} — {item['reason']}", "cyan"))
+            console.print(
+                Text(f"  {words['not_probed']}: {item['host']} {item['address']} — {item['reason']}", "cyan")
+            )
         shown = sorted((f for f in target["findings"] if f["status"] in _SHOWN), key=_sort_key)
         if not shown:
             console.print(Text(f"  {words['none']}", "green"))
