@@ -13,6 +13,10 @@ ENGINE_MESSAGES: Mapping[str, Localized] = {
         fr="Le scanner n'a pas pu conclure : {detail}",
         en="The scanner could not decide: {detail}",
     ),
+    "no_address": Localized(
+        fr="{host} n'a aucune adresse IP dans le DNS : il n'y a rien à évaluer sous ce nom.",
+        en="{host} has no IP address in DNS: there is nothing to assess under this name.",
+    ),
     "out_of_scope": Localized(
         fr="Non testé : {host} est hors du périmètre déclaré (--scope), seules les vérifications "
         "passives sont permises.",

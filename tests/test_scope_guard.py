@@ -63,3 +63,45 @@ def test_unanswering_resolver_times_out_as_data() -> None:
         assert resolver.addresses("192.0.2.1") == ["192.0.2.1"]  # literals never hit DNS
     finally:
         silent.close()
+
+
+class _Zone:
+    """A tiny authoritative zone for dnslib: one name with an address, one without, the rest NXDOMAIN."""
+
+    def resolve(self, request, handler):
+        from dnslib import QTYPE, RCODE, RR, A
+
+        reply = request.reply()
+        name = str(request.q.qname).rstrip(".")
+        if name == "www.mairie.test":
+            if request.q.qtype == QTYPE.A:
+                reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A("192.0.2.80"), ttl=60))
+        elif name != "mairie.test":
+            reply.header.rcode = RCODE.NXDOMAIN
+        return reply
+
+
+@pytest.fixture
+def dns_server():
+    from dnslib.server import DNSServer
+
+    server = DNSServer(_Zone(), port=0, address="127.0.0.1")
+    server.start_thread()
+    try:
+        yield server.server.server_address[1]
+    finally:
+        server.stop()
+        server.server.server_close()  # dnslib's stop() shuts down but leaves the socket open
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("mairie.test", "no_address"), ("absent.mairie.test", "nxdomain")],
+)
+def test_resolver_tells_no_address_from_nxdomain(dns_server: int, name: str, reason: str) -> None:
+    resolver = Resolver(("127.0.0.1", dns_server), timeout=2.0)
+    assert resolver.addresses("www.mairie.test") == ["192.0.2.80"]
+    with pytest.raises(ResolutionError) as info:
+        resolver.addresses(name)
+    assert info.value.reason == reason
+    assert info.value.kind is ErrorKind.DNS_FAILURE

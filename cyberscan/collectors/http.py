@@ -14,7 +14,7 @@ import httpx
 from ..net.guard import NetworkGuard
 from ..net.http import HttpSession
 from ..net.resolver import ResolutionError
-from ..plugin import Collector, CollectorContext, CollectorError
+from ..plugin import Collector, CollectorContext
 from ..scope import ProbeLevel
 from ..targets import Target, TargetKind, WebOrigin
 from .html_page import parse_page
@@ -220,10 +220,10 @@ class HttpCollector(Collector):
             guard.resolver.addresses(origin.host)
             address = guard.pin(origin.host, ProbeLevel.PASSIVE)
         except ResolutionError as exc:
-            return WebHost(origin.host, role, resolve_error=exc.detail)
+            return WebHost(origin.host, role, resolve_error=exc.detail, resolve_error_kind=exc.reason)
 
         def get(url: str) -> HttpResponse:
-            return _get(session, url, ProbeLevel.PASSIVE, settings.max_body_bytes)
+            return session.get(url, ProbeLevel.PASSIVE, settings.max_body_bytes)
 
         def owns(host: str) -> bool:
             return owner.owns(host, origin.host)
@@ -266,17 +266,24 @@ class HttpCollector(Collector):
     ) -> dict[str, HttpResponse]:
         active_allowed = _may_probe(ctx.guard, _host_of(origin))
         answers: dict[str, HttpResponse] = {}
+        deadline_hit = False
         for probe in probes:
             if probe.level is ProbeLevel.ACTIVE and not active_allowed:
                 continue  # the guard would refuse it: do not even try
-            if ctx.remaining() <= 0:
-                break  # deadline: keep what was gathered, the rest stays absent
             path = probe.path.replace("{random}", secrets.token_hex(8))
             if not path.startswith("/"):
                 path = "/" + path
-            response = _get(session, origin + path, probe.level, probe.max_bytes, probe.headers)
-            if response.error_kind == "deadline":
-                break
+            if deadline_hit or ctx.remaining() <= 0:
+                # Recorded, not left absent: the checks must say "deadline", not "not collected".
+                deadline_hit = True
+                answers[probe.key] = HttpResponse(
+                    url=origin + path,
+                    error_kind="deadline",
+                    error="target deadline reached before this probe",
+                )
+                continue
+            response = session.get(origin + path, probe.level, probe.max_bytes, probe.headers)
+            deadline_hit = response.error_kind == "deadline"
             answers[probe.key] = response
         return answers
 
@@ -285,20 +292,6 @@ def _with_probes(host: WebHost, answers: Mapping[str, dict[str, HttpResponse]]) 
     if host.probe_origin is None:
         return host
     return dataclasses.replace(host, probes=dict(answers.get(host.probe_origin, {})))
-
-
-def _get(
-    session: HttpSession,
-    url: str,
-    level: ProbeLevel,
-    max_bytes: int,
-    headers: Iterable[tuple[str, str]] = (),
-) -> HttpResponse:
-    """session.get, with a deadline met while pacing recorded like any other deadline."""
-    try:
-        return session.get(url, level, max_bytes, headers)
-    except CollectorError as exc:  # the session's pacing calls the timeout function unguarded
-        return HttpResponse(url=url, error_kind="deadline", error=exc.detail)
 
 
 def _may_probe(guard: NetworkGuard, host: str) -> bool:

@@ -133,6 +133,8 @@ class WebHost:
     address: str | None = None
     #: the name did not resolve (NXDOMAIN, timeout…): nothing else was fetched
     resolve_error: str | None = None
+    #: why: "nxdomain", "no_address" (exists, no A/AAAA), "timeout" or "failure"
+    resolve_error_kind: str | None = None
     #: True when the address is inside the declared scope, so ACTIVE probes were allowed
     active_allowed: bool = False
     http: RedirectChain | None = None

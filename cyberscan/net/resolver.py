@@ -18,12 +18,18 @@ class ResolverConfigError(ValueError):
 
 
 class ResolutionError(Exception):
-    """A name could not be turned into addresses; `kind` tells NXDOMAIN-like failures from timeouts."""
+    """A name could not be turned into addresses.
 
-    def __init__(self, kind: ErrorKind, detail: str) -> None:
+    `reason` keeps apart what must not be confused: "nxdomain" (the name does not exist),
+    "no_address" (it exists but has no A/AAAA record: a fact about the target, not a failure),
+    "timeout" and "failure" (SERVFAIL, refused, no usable resolver: the scanner could not tell).
+    """
+
+    def __init__(self, kind: ErrorKind, detail: str, reason: str = "failure") -> None:
         super().__init__(detail)
         self.kind = kind
         self.detail = detail
+        self.reason = reason
 
 
 def parse_nameserver(spec: str) -> tuple[str, int]:
@@ -114,11 +120,13 @@ class Resolver:
                 answer = self._resolver.resolve(name, rdtype, search=False)
                 found.extend(sorted(r.to_text() for r in answer))
             except dns.resolver.NXDOMAIN:
-                return ResolutionError(ErrorKind.DNS_FAILURE, f"{name}: NXDOMAIN (the name does not exist)")
+                return ResolutionError(
+                    ErrorKind.DNS_FAILURE, f"{name}: NXDOMAIN (the name does not exist)", "nxdomain"
+                )
             except dns.resolver.NoAnswer:
                 continue
             except dns.exception.Timeout:
-                failures.append(ResolutionError(ErrorKind.TIMEOUT, f"{name}: DNS timeout"))
+                failures.append(ResolutionError(ErrorKind.TIMEOUT, f"{name}: DNS timeout", "timeout"))
             except dns.resolver.NoNameservers as exc:
                 failures.append(ResolutionError(ErrorKind.DNS_FAILURE, f"{name}: {exc.msg}"))
             except dns.exception.DNSException as exc:
@@ -127,4 +135,4 @@ class Resolver:
             return found
         if failures:
             return failures[0]
-        return ResolutionError(ErrorKind.DNS_FAILURE, f"{name}: no A or AAAA record")
+        return ResolutionError(ErrorKind.DNS_FAILURE, f"{name}: no A or AAAA record", "no_address")
