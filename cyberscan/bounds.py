@@ -7,6 +7,8 @@ from typing import Any
 
 MAX_TEXT = 512
 MAX_PARAM_TEXT = 200
+#: a finding's resource is often a URL the target chose (a redirect's Location)
+MAX_RESOURCE = 300
 MAX_ITEMS = 50
 MAX_DEPTH = 4
 _ELLIPSIS = "…"

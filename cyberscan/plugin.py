@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from .bounds import bound_evidence, bound_params
+from .bounds import MAX_RESOURCE, bound_evidence, bound_params, clip
 from .i18n import ENGINE_MESSAGES
 from .metadata import CheckMeta, placeholders
 from .models import ErrorInfo, ErrorKind, Finding, Severity, Status
@@ -151,7 +151,7 @@ class Check(ABC):
         return Finding(
             check_id=self.id,
             target=self.target.name,
-            resource=resource,
+            resource=clip(resource, MAX_RESOURCE),
             status=status,
             severity=effective,
             message_id=message_id,

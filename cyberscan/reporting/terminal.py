@@ -63,6 +63,10 @@ def print_summary(report: Mapping[str, Any], console: Console) -> None:
             console.print(Text(f"  {words['none']}", "green"))
             continue
         table = Table(show_header=False, box=None, padding=(0, 1), expand=False)
+        for _ in range(3):
+            table.add_column(no_wrap=True)
+        # Fold rather than truncate: a cut URL or host name would be useless to the reader.
+        table.add_column(overflow="fold")
         for finding in shown:
             status = finding["status"]
             table.add_row(
