@@ -12,13 +12,13 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 
 from ..net.guard import NetworkGuard
-from ..net.http import HttpSession
 from ..net.resolver import ResolutionError
 from ..plugin import Collector, CollectorContext
 from ..scope import ProbeLevel
 from ..targets import Target, TargetKind, WebOrigin
 from .html_page import parse_page
 from .http_facts import HttpFacts, HttpProbe, HttpResponse, PageSummary, RedirectChain, WebHost
+from .http_session import HttpSession
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 #: body kept for a redirect answer: it is never parsed, only shown as evidence
