@@ -113,7 +113,7 @@ class HttpProbe:
     """
 
     key: str
-    #: path on the host; "{random}" is replaced by a random token (error-page probe)
+    #: path on the host; "{random}" becomes a token unique to the origin, stable across scans
     path: str
     level: ProbeLevel = ProbeLevel.ACTIVE
     #: how many body bytes to read at most: enough to confirm, never a download

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import trustme
 
+import cyberscan.collectors.http as http_collector
 from cyberscan.collectors.http import HttpCollector, follow_chain
 from cyberscan.collectors.http_facts import HttpFacts, HttpProbe, HttpResponse, WebHost
 from cyberscan.demo.sites import demo_sites
@@ -227,7 +228,11 @@ def test_active_probes_only_in_scope(collect: Collect, server: LocalWebServer, i
             assert set(host.probes) == {"cors"}
     if in_scope:
         randoms = [p for p in sent if p.startswith("/nope-")]
-        assert len(randoms) == 2 and len(set(randoms)) == 2  # a fresh token per host
+        assert len(randoms) == 2 and len(set(randoms)) == 2  # one token per host...
+        origins = {h.probe_origin for h in facts.hosts}
+        assert {f"/nope-{http_collector._token(o)}" for o in origins if o} == set(
+            randoms
+        )  # ...stable per origin
     else:
         # Not even attempted: the server saw no active path at all.
         assert "/secret" not in sent and not any(p.startswith("/nope-") for p in sent)
