@@ -183,3 +183,16 @@ def test_saved_facts_replay_offline_to_the_same_findings(
     offline = json.loads(replayed.stdout)
     assert offline["mode"] == "replay"
     assert offline["targets"][0]["findings"] == live["targets"][0]["findings"]
+
+
+def test_two_scans_of_the_same_site_produce_the_same_report(demo_server: LocalWebServer, scan: Any) -> None:
+    def without_clock(report: dict[str, Any]) -> dict[str, Any]:
+        cleaned = {k: v for k, v in report.items() if k not in ("started_at", "finished_at")}
+        for target in cleaned["targets"]:
+            for run in target["collector_runs"]:
+                run.pop("duration_s")
+        return cleaned
+
+    first = scan(demo_server)(PASSOIRE, MODELE)[1]
+    second = scan(demo_server)(PASSOIRE, MODELE)[1]
+    assert without_clock(first) == without_clock(second)
