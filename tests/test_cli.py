@@ -102,3 +102,24 @@ def test_quiet_prints_nothing_but_errors(tmp_path: Path) -> None:
     code, out, _ = invoke("scan", "--facts", str(path), "--only", "WEB-HSTS", "--strict", "-f", "json")
     assert code == 1  # --strict: the missing facts are an error finding
     assert json.loads(out)["targets"][0]["findings"][0]["error"]["kind"] == "no_facts"
+
+
+def test_demo_writes_schema_valid_reports(tmp_path: Path) -> None:
+    import jsonschema
+
+    from cyberscan.reporting.json_report import load_schema
+
+    out = tmp_path / "demo"
+    code, stdout, _ = invoke("demo", "-o", str(out), "--lang", "en")
+    assert code == 0
+    report = json.loads((out / "rapport.json").read_text(encoding="utf-8"))
+    jsonschema.validate(report, load_schema())
+    assert [t["target"] for t in report["targets"]] == ["mairie-modele.test", "mairie-passoire.test"]
+    modele, passoire = (t["summary"] for t in report["targets"])
+    assert modele["fail"] == 0 and modele["error"] == 0 and passoire["fail"] >= 10
+    html = (out / "rapport.html").read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "<script" not in html
+    assert (
+        "HTML report" in stdout
+        and json.loads((out / "facts.json").read_text())["format"] == "cyberscan-facts"
+    )
