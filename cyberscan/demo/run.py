@@ -15,7 +15,7 @@ from ..reporting.json_report import dumps
 from ..scan import ScanRun, run_scan
 from ..targets import parse_target
 from .sites import demo_sites
-from .webserver import LOOPBACK, LocalWebServer
+from .webserver import LOOPBACK, LocalWebServer, free_port
 
 DEMO_TARGETS = ("mairie-modele.test", "mairie-passoire.test")
 
@@ -36,6 +36,9 @@ def run_demo(registry: Registry, out_dir: Path, lang: str = "fr") -> DemoOutput:
     with LocalWebServer(demo_sites(datetime.date.today())) as server:
         settings = Settings(
             lang=lang,
+            # Every demo name is pinned in `hosts`; any other lookup goes to a closed loopback port and
+            # fails at once, so the demo can never send a DNS query off this machine.
+            resolver=f"{LOOPBACK}:{free_port()}",
             # Only the loopback address the demo servers listen on is declared in scope.
             scope=(f"{LOOPBACK}/32",),
             hosts=server.hosts_map(),
