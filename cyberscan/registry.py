@@ -13,6 +13,7 @@ from types import ModuleType
 
 from .checklist import load_checklist
 from .collectors.http import HttpCollector
+from .collectors.tls import TlsCollector
 from .metadata import CheckMeta, MetadataError, load_module_metadata
 from .plugin import Check, Collector, Facts
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 BUILTIN_PACKAGE = "cyberscan.checks"
 #: Bump to "cyberscan.plugins.v2" only if the plugin contract ever breaks.
 ENTRY_POINT_GROUP = "cyberscan.plugins"
-BUILTIN_COLLECTORS: tuple[type[Collector], ...] = (HttpCollector,)
+BUILTIN_COLLECTORS: tuple[type[Collector], ...] = (HttpCollector, TlsCollector)
 
 
 class PluginError(Exception):

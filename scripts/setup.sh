@@ -6,11 +6,13 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-# System packages: Python's venv module, and nmap for the exposed-services checks.
+# System packages: Python's venv module, nmap for the exposed-services checks, TLS test servers.
 missing=()
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 command -v nmap >/dev/null 2>&1 || missing+=(nmap)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# gnutls-serv serves the 3DES/RC4 suites Debian's OpenSSL 3 has compiled out (TLS test servers).
+command -v gnutls-serv >/dev/null 2>&1 || missing+=(gnutls-bin)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing system packages: ${missing[*]}"
   $SUDO apt-get update -qq

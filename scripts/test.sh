@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check cyberscan checks tests examples
-.venv/bin/ruff format --check cyberscan checks tests examples
+.venv/bin/ruff check cyberscan checks tests examples benchmarks
+.venv/bin/ruff format --check cyberscan checks tests examples benchmarks
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"

@@ -133,7 +133,8 @@ class TlsEndpoint:
     #: name used for SNI and the host name check (an IP for IP targets)
     host: str
     port: int
-    #: "https", "smtp" (25, STARTTLS), "submission" (587, STARTTLS), "smtps" (465), "imaps" (993), "pop3s" (995)
+    #: "https", "smtp" (25, STARTTLS), "submission" (587, STARTTLS), "smtps" (465), "imaps" (993),
+    #: "pop3s" (995), "tls" (another port, implicit TLS)
     service: str
     #: STARTTLS protocol spoken before the handshake ("smtp", "imap", "pop3"), None for implicit TLS
     starttls: str | None = None
@@ -147,7 +148,7 @@ class TlsEndpoint:
     error: str | None = None
     #: every protocol version tested, oldest first; absent when the enumeration did not run
     protocols: tuple[ProtocolSupport, ...] = ()
-    #: ECDHE groups accepted (sslyze names, e.g. "X25519", "prime256v1"); None when not tested
+    #: ECDHE groups accepted (sslyze names, e.g. "X25519", "secp256r1"); None when not tested
     groups: tuple[str, ...] | None = None
     #: DHE modulus sizes seen across accepted DHE suites
     dhe_bits: tuple[int, ...] = ()

@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import trustme
+
 from .. import __version__
 from ..config import Settings
 from ..registry import Registry
@@ -33,7 +35,9 @@ class DemoOutput:
 def run_demo(registry: Registry, out_dir: Path, lang: str = "fr") -> DemoOutput:
     """Start the loopback web servers, scan both demo communes, write JSON, HTML and facts."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    with LocalWebServer(demo_sites(datetime.date.today())) as server:
+    # An ECDSA P-256 CA and leaves, as a well-run commune would get from its ACME CA today.
+    ca = trustme.CA(key_type=trustme.KeyType.ECDSA)
+    with LocalWebServer(demo_sites(datetime.date.today()), ca=ca) as server:
         settings = Settings(
             lang=lang,
             # Every demo name is pinned in `hosts`; any other lookup goes to a closed loopback port and
@@ -46,7 +50,9 @@ def run_demo(registry: Registry, out_dir: Path, lang: str = "fr") -> DemoOutput:
             timeout=5.0,
             deadline=120.0,
             collectors={
-                "http": {"http_port": server.http_port, "https_port": server.https_port, "max_rps": 50.0}
+                "http": {"http_port": server.http_port, "https_port": server.https_port, "max_rps": 50.0},
+                # The demo communes have no mail servers (no demo DNS server yet): web endpoints only.
+                "tls": {"https_port": server.https_port, "mail": False},
             },
         )
         run = run_scan(registry, settings, [parse_target(t) for t in DEMO_TARGETS])

@@ -169,6 +169,18 @@ def _fill(value: str, values: Mapping[str, str | None]) -> str | None:
     return value
 
 
+def _modern_context() -> ssl.SSLContext:
+    """A current server configuration (ANSSI TLS guide, Mozilla "intermediate").
+
+    ECDHE with AEAD only, no client-initiated renegotiation. Set on every context: the one an SNI
+    callback switches to decides the cipher suites. Weak TLS is the job of the demo's legacy server.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.set_ciphers("ECDHE+AESGCM:ECDHE+CHACHA20")
+    ctx.options |= ssl.OP_NO_RENEGOTIATION | ssl.OP_NO_COMPRESSION
+    return ctx
+
+
 class LocalWebServer:
     """Plain-HTTP and HTTPS listeners on 127.0.0.1 ephemeral ports serving `sites` by Host and SNI.
 
@@ -195,12 +207,12 @@ class LocalWebServer:
         self._stopped = False
 
     def _tls_context(self, sites: Sequence[Site]) -> ssl.SSLContext:
-        default = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        default = _modern_context()
         # Clients that send no SNI (IP targets) get a certificate for the loopback address.
-        self.ca.issue_cert("localhost", LOOPBACK).configure_cert(default)
+        self._leaf("localhost", LOOPBACK).configure_cert(default)
         by_name: dict[str, ssl.SSLContext] = {}
         for site in sites:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx = _modern_context()
             self._issue(site).configure_cert(ctx)
             by_name.update({name.lower(): ctx for name in site.hosts})
 
@@ -221,10 +233,18 @@ class LocalWebServer:
                 not_after=now - datetime.timedelta(days=30),
             )
         if site.certificate == "wrong_name":
-            return self.ca.issue_cert("serveur-mutualise.invalid")
+            return self._leaf("serveur-mutualise.invalid")
         if site.certificate == "untrusted":
-            return trustme.CA().issue_cert(*site.hosts)
-        return self.ca.issue_cert(*site.hosts)
+            return self._leaf(*site.hosts, ca=trustme.CA())
+        return self._leaf(*site.hosts)
+
+    def _leaf(self, *names: str, ca: trustme.CA | None = None) -> trustme.LeafCert:
+        # 90 days, as an ACME client issues them: trustme's default spans decades, which a TLS audit
+        # rightly flags (TLS-CERT-LIFETIME).
+        now = datetime.datetime.now(datetime.timezone.utc)
+        return (ca or self.ca).issue_cert(
+            *names, not_before=now - datetime.timedelta(days=1), not_after=now + datetime.timedelta(days=89)
+        )
 
     @property
     def http_port(self) -> int:

@@ -1,0 +1,209 @@
+"""Benchmark: a full TLS scan of one local endpoint, cyberscan vs sslyze's own CLI (loopback only).
+
+Issue requirement: "a full TLS scan of one local endpoint takes no longer than sslyze's own CLI on
+the same endpoint (measure both in one run)". The script starts one local `modern` server
+(`openssl s_server`, 127.0.0.1), then alternates `--runs` runs of
+
+  (a) `python -m sslyze` with the same scan commands as the collector, and
+  (b) cyberscan on the same endpoint: by default its CLI (`cyberscan scan … --only 'TLS-*'`), or with
+      `--direct` the collector alone in a `python -c` helper (works before the collector is
+      registered and the TLS checks exist),
+
+each as a fresh subprocess timed from spawn to exit (interpreter start and imports included on
+both sides), and prints min/median/max wall seconds and the median ratio ours/sslyze.
+
+Expect a ~1 s step in both tools' times: `openssl s_server -www` serves one connection at a time and
+sleeps one second when a read would block (strace shows the sleep; it goes away without sslyze's
+session_renegotiation command), and the connections queued behind it wait. Medians absorb it.
+
+Every connection goes to 127.0.0.1: sslyze gets the address in its target string, cyberscan gets
+`--resolve` and a resolver on a closed loopback port, so no DNS query can leave the machine.
+
+    .venv/bin/python benchmarks/tls_vs_sslyze.py [--runs 5] [--direct]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cyberscan.collectors.tls_facts import ACTIVE_COMMANDS, PASSIVE_COMMANDS
+from cyberscan.demo.tlsserver import LOOPBACK, LocalTlsServer, free_port
+
+HOST = "modern.test"
+
+#: sslyze CLI flag of each scan command the collector runs on an in-scope endpoint
+SSLYZE_FLAGS = {
+    "certificate_info": "--certinfo",
+    "ssl_2_0_cipher_suites": "--sslv2",
+    "ssl_3_0_cipher_suites": "--sslv3",
+    "tls_1_0_cipher_suites": "--tlsv1",
+    "tls_1_1_cipher_suites": "--tlsv1_1",
+    "tls_1_2_cipher_suites": "--tlsv1_2",
+    "tls_1_3_cipher_suites": "--tlsv1_3",
+    "elliptic_curves": "--elliptic_curves",
+    "tls_compression": "--compression",
+    "session_renegotiation": "--reneg",
+    "session_resumption": "--resum",
+    "tls_1_3_early_data": "--early_data",
+    "tls_extended_master_secret": "--ems",
+    "tls_fallback_scsv": "--fallback",
+    "heartbleed": "--heartbleed",
+    "openssl_ccs_injection": "--openssl_ccs",
+    "robot": "--robot",
+}
+
+#: the collector alone, in a fresh interpreter like the CLI runs (argv: url, CA file, DNS port)
+DIRECT_HELPER = r"""
+import sys, time
+from pathlib import Path
+from cyberscan.collectors.tls import TlsCollector
+from cyberscan.net.guard import NetworkGuard
+from cyberscan.net.resolver import Resolver
+from cyberscan.plugin import CollectorContext
+from cyberscan.scope import Scope
+from cyberscan.targets import parse_target
+
+url, ca, dns_port, host = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+resolver = Resolver(("127.0.0.1", dns_port), timeout=1.0, static_hosts={host: "127.0.0.1"})
+ctx = CollectorContext(
+    settings=dict(TlsCollector.defaults),
+    timeout=10.0,
+    deadline=time.monotonic() + 300,
+    guard=NetworkGuard(resolver, Scope.parse(["127.0.0.1/32"])),
+    user_agent="cyberscan-benchmark",
+    ca_bundle=Path(ca),
+)
+[endpoint] = TlsCollector().collect(parse_target(url), ctx).endpoints
+if endpoint.error_kind or endpoint.unavailable or not endpoint.active_allowed:
+    sys.exit(f"incomplete scan: {endpoint.error_kind} {endpoint.error} {dict(endpoint.unavailable)}")
+"""
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One command line to time, and how to tell that it really scanned."""
+
+    label: str
+    command: list[str]
+    report: Path | None = None
+
+    def run(self) -> float:
+        started = time.perf_counter()
+        done = subprocess.run(self.command, capture_output=True, text=True, timeout=600)
+        elapsed = time.perf_counter() - started
+        problem = self._problem(done)
+        if problem:
+            raise SystemExit(
+                f"{self.label} failed ({problem}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+            )
+        return elapsed
+
+    def _problem(self, done: subprocess.CompletedProcess[str]) -> str | None:
+        if self.label.startswith("sslyze"):
+            return (
+                None
+                if done.returncode == 0 and "SCANS COMPLETED" in done.stdout
+                else f"exit {done.returncode}"
+            )
+        if self.report is None:
+            return None if done.returncode == 0 else f"exit {done.returncode}"
+        # The CLI exits 1 when checks fail (a test CA is not a public one): judge by the report.
+        try:
+            runs = json.loads(self.report.read_text())["targets"][0]["collector_runs"]
+        except (OSError, ValueError, KeyError, IndexError) as exc:
+            return f"no usable JSON report ({exc})"
+        tls = [r for r in runs if r["name"] == "tls"]
+        if not tls or tls[0]["status"] != "ok":
+            return f"the tls collector did not run cleanly: {tls or 'not registered / no TLS check selected'}"
+        return None
+
+
+def sslyze_command(port: int, ca: Path) -> list[str]:
+    commands = (*PASSIVE_COMMANDS, *ACTIVE_COMMANDS)
+    missing = [c for c in commands if c not in SSLYZE_FLAGS]
+    if missing:
+        raise SystemExit(f"no sslyze CLI flag known for {missing}: update SSLYZE_FLAGS")
+    flags = [SSLYZE_FLAGS[c] for c in commands]
+    # `host:port{ip}`: sslyze connects to the address and sends the name as SNI, no DNS lookup.
+    target = f"{HOST}:{port}{{{LOOPBACK}}}"
+    return [
+        sys.executable,
+        "-m",
+        "sslyze",
+        "--mozilla_config=disable",
+        *flags,
+        "--certinfo_ca_file",
+        str(ca),
+        target,
+    ]
+
+
+def cyberscan_command(port: int, ca: Path, report: Path, direct: bool) -> list[str]:
+    url = f"https://{HOST}:{port}/"
+    # A resolver on a closed loopback port: any lookup the pinned name does not cover fails at once.
+    dns_port = free_port()
+    if direct:
+        return [sys.executable, "-c", DIRECT_HELPER, url, str(ca), str(dns_port), HOST]
+    return [
+        sys.executable, "-m", "cyberscan", "scan", url, "--only", "TLS-*",
+        "--resolve", f"{HOST}={LOOPBACK}", "--resolver", f"{LOOPBACK}:{dns_port}",
+        "--scope", f"{LOOPBACK}/32", "--ca-bundle", str(ca), "-f", "json", "-o", str(report), "-q",
+    ]  # fmt: skip
+
+
+def describe(label: str, times: Sequence[float]) -> str:
+    return f"{label:<22} {min(times):8.2f} {statistics.median(times):8.2f} {max(times):8.2f}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--runs", type=int, default=5, help="timed runs of each tool (default 5)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs of each tool first (default 1)")
+    parser.add_argument(
+        "--direct", action="store_true", help="time the collector in a python -c helper, not the CLI"
+    )
+    args = parser.parse_args(argv)
+    with LocalTlsServer("modern", [HOST]) as server, tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        ours_label = "cyberscan (collector)" if args.direct else "cyberscan (CLI)"
+        sslyze = Contender("sslyze CLI", sslyze_command(server.port, server.ca_pem_path))
+        ours = Contender(
+            ours_label,
+            cyberscan_command(server.port, server.ca_pem_path, report, args.direct),
+            None if args.direct else report,
+        )
+        for _ in range(args.warmup):
+            sslyze.run()
+            ours.run()
+        times: dict[str, list[float]] = {sslyze.label: [], ours.label: []}
+        for index in range(args.runs):
+            # Alternate who goes first, so that neither always gets the warmer machine.
+            for contender in (sslyze, ours) if index % 2 == 0 else (ours, sslyze):
+                times[contender.label].append(contender.run())
+                print(
+                    f"  run {index + 1}: {contender.label:<22} {times[contender.label][-1]:.2f} s", flush=True
+                )
+    print(
+        f"\none local endpoint ({HOST}:{server.port} -> {LOOPBACK}, openssl s_server 'modern'),"
+        f" {args.runs} runs each"
+    )
+    print(f"{'wall seconds':<22} {'min':>8} {'median':>8} {'max':>8}")
+    for label, values in times.items():
+        print(describe(label, values))
+    ratio = statistics.median(times[ours.label]) / statistics.median(times[sslyze.label])
+    verdict = "OK" if ratio <= 1.0 else "SLOWER than sslyze"
+    print(f"median ratio ours/sslyze: {ratio:.2f} ({verdict}; requirement: <= 1.00)")
+    return 0 if ratio <= 1.0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
