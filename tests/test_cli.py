@@ -114,9 +114,14 @@ def test_demo_writes_schema_valid_reports(tmp_path: Path) -> None:
     assert code == 0
     report = json.loads((out / "rapport.json").read_text(encoding="utf-8"))
     jsonschema.validate(report, load_schema())
-    assert [t["target"] for t in report["targets"]] == ["mairie-modele.test", "mairie-passoire.test"]
-    modele, passoire = (t["summary"] for t in report["targets"])
-    assert modele["fail"] == 0 and modele["error"] == 0 and passoire["fail"] >= 10
+    names = [t["target"] for t in report["targets"]]
+    assert names[:2] == ["mairie-modele.test", "mairie-passoire.test"]
+    assert names[2].startswith("https://extranet.mairie-passoire.test:")  # the legacy TLS portal
+    modele, passoire, extranet = report["targets"]
+    assert modele["summary"]["fail"] == 0 and modele["summary"]["error"] == 0
+    assert passoire["summary"]["fail"] >= 10
+    failed = {f["check_id"] for f in extranet["findings"] if f["status"] == "fail"}
+    assert {"TLS-PROTO-LEGACY", "TLS-CIPHER-WEAK"} <= failed
     html = (out / "rapport.html").read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and "<script" not in html
     assert (

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime
 import json
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +21,25 @@ from ..reporting.json_report import dumps
 from ..scan import ScanRun, run_scan
 from ..targets import parse_target
 from .sites import demo_sites
+from .tlsserver import LocalTlsServer, TlsServerUnavailable
 from .webserver import LOOPBACK, LocalWebServer, free_port
 
 DEMO_TARGETS = ("mairie-modele.test", "mairie-passoire.test")
+#: the weak commune's remote-access portal, on a TLS stack of another age (TLS 1.0, CBC, static RSA)
+EXTRANET = "extranet.mairie-passoire.test"
+
+
+@contextlib.contextmanager
+def _legacy_extranet(ca: trustme.CA) -> Iterator[LocalTlsServer | None]:
+    """The legacy TLS server, or None (with the demo going on) when `openssl` is not installed."""
+    try:
+        server = LocalTlsServer("legacy", hosts=[EXTRANET], ca=ca)
+    except TlsServerUnavailable as exc:
+        print(f"cyberscan demo: legacy TLS server skipped: {exc}", file=sys.stderr)
+        yield None
+        return
+    with server:
+        yield server
 
 
 @dataclass(frozen=True)
@@ -37,7 +57,7 @@ def run_demo(registry: Registry, out_dir: Path, lang: str = "fr") -> DemoOutput:
     out_dir.mkdir(parents=True, exist_ok=True)
     # An ECDSA P-256 CA and leaves, as a well-run commune would get from its ACME CA today.
     ca = trustme.CA(key_type=trustme.KeyType.ECDSA)
-    with LocalWebServer(demo_sites(datetime.date.today()), ca=ca) as server:
+    with LocalWebServer(demo_sites(datetime.date.today()), ca=ca) as server, _legacy_extranet(ca) as extranet:
         settings = Settings(
             lang=lang,
             # Every demo name is pinned in `hosts`; any other lookup goes to a closed loopback port and
@@ -55,7 +75,11 @@ def run_demo(registry: Registry, out_dir: Path, lang: str = "fr") -> DemoOutput:
                 "tls": {"https_port": server.https_port, "mail": False},
             },
         )
-        run = run_scan(registry, settings, [parse_target(t) for t in DEMO_TARGETS])
+        targets = [*DEMO_TARGETS]
+        if extranet is not None:
+            settings = dataclasses.replace(settings, hosts={**settings.hosts, **extranet.hosts_map()})
+            targets.append(f"https://{EXTRANET}:{extranet.port}/")
+        run = run_scan(registry, settings, [parse_target(t) for t in targets])
     output = DemoOutput(run, out_dir / "rapport.json", out_dir / "rapport.html", out_dir / "facts.json")
     output.json_path.write_text(dumps(run.report), encoding="utf-8")
     output.html_path.write_text(render_html(run.report), encoding="utf-8")

@@ -6,7 +6,6 @@ Used by `cyberscan demo` and by the tests: sites are plain data, the server only
 
 from __future__ import annotations
 
-import datetime
 import shutil
 import socket
 import socketserver
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import trustme
+
+from .tlsserver import mint_certificate
 
 CertificateKind = Literal["valid", "expired", "wrong_name", "untrusted"]
 
@@ -209,11 +210,11 @@ class LocalWebServer:
     def _tls_context(self, sites: Sequence[Site]) -> ssl.SSLContext:
         default = _modern_context()
         # Clients that send no SNI (IP targets) get a certificate for the loopback address.
-        self._leaf("localhost", LOOPBACK).configure_cert(default)
+        self._certificate(Site(hosts=["localhost", LOOPBACK]), default)
         by_name: dict[str, ssl.SSLContext] = {}
         for site in sites:
             ctx = _modern_context()
-            self._issue(site).configure_cert(ctx)
+            self._certificate(site, ctx)
             by_name.update({name.lower(): ctx for name in site.hosts})
 
         def select(sock: ssl.SSLObject | ssl.SSLSocket, name: str | None, _: ssl.SSLContext) -> None:
@@ -224,27 +225,14 @@ class LocalWebServer:
         default.sni_callback = select
         return default
 
-    def _issue(self, site: Site) -> trustme.LeafCert:
-        now = datetime.datetime.now(datetime.timezone.utc)
-        if site.certificate == "expired":
-            return self.ca.issue_cert(
-                *site.hosts,
-                not_before=now - datetime.timedelta(days=120),
-                not_after=now - datetime.timedelta(days=30),
-            )
-        if site.certificate == "wrong_name":
-            return self._leaf("serveur-mutualise.invalid")
-        if site.certificate == "untrusted":
-            return self._leaf(*site.hosts, ca=trustme.CA())
-        return self._leaf(*site.hosts)
-
-    def _leaf(self, *names: str, ca: trustme.CA | None = None) -> trustme.LeafCert:
-        # 90 days, as an ACME client issues them: trustme's default spans decades, which a TLS audit
-        # rightly flags (TLS-CERT-LIFETIME).
-        now = datetime.datetime.now(datetime.timezone.utc)
-        return (ca or self.ca).issue_cert(
-            *names, not_before=now - datetime.timedelta(days=1), not_after=now + datetime.timedelta(days=89)
-        )
+    def _certificate(self, site: Site, ctx: ssl.SSLContext) -> None:
+        # mint_certificate, not trustme's issue_cert: trustme marks subjectAltName critical next to a
+        # non-empty subject, which RFC 5280 forbids and sslyze's path validation rightly rejects.
+        ca = trustme.CA() if site.certificate == "untrusted" else self.ca
+        kind = "valid" if site.certificate == "untrusted" else site.certificate
+        directory = Path(tempfile.mkdtemp(prefix="site-", dir=self._tmp))
+        key, chain = mint_certificate(kind, "ec", ca, list(site.hosts) or [LOOPBACK], directory)
+        ctx.load_cert_chain(str(chain), str(key))
 
     @property
     def http_port(self) -> int:
