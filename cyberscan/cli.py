@@ -8,6 +8,7 @@ import ipaddress
 import json
 import logging
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -22,7 +23,6 @@ from .i18n import SEVERITY_LABELS, label
 from .models import Severity, TargetResult
 from .net.resolver import ResolverConfigError, parse_nameserver
 from .registry import Registry, load_registry
-from .reporting.html_report import render_html
 from .reporting.json_report import dumps
 from .reporting.terminal import print_summary
 from .runner import FactsArchive, SelectionError
@@ -259,7 +259,7 @@ def scan(
 
 
 def _load_facts(path: Path, registry: Registry) -> FactsArchive:
-    kinds = {facts.kind: facts for facts in registry.collectors}
+    kinds = registry.facts_types()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return FactsArchive.from_json(data, kinds)
@@ -276,6 +276,8 @@ def _emit(run: ScanRun, fmt: str, output: str | None, quiet: bool) -> None:
     if fmt == "json":
         _write(output, dumps(run.report), "JSON report")
     elif fmt == "html":
+        from .reporting.html_report import render_html  # jinja2 only when HTML is asked for
+
         _write(output, render_html(run.report), "HTML report")
     elif to_file:
         buffer = Console(file=io.StringIO(), width=120, color_system=None)
@@ -396,4 +398,9 @@ def demo(output_dir: Path, lang: str, quiet: bool) -> None:
 def main() -> None:
     """Console-script entry point."""
     logging.basicConfig(level=logging.ERROR, format="cyberscan: %(levelname)s: %(message)s")
+    # sslyze's bundled trust stores trigger this on every scan with cryptography 46: noise for users.
+    # Filtered once here, process-wide, rather than around each scan from collector threads.
+    from cryptography.utils import CryptographyDeprecationWarning
+
+    warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
     cli(prog_name="cyberscan")

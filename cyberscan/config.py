@@ -210,14 +210,15 @@ class _Loader:
         return {name.lower(): address for name, address in raw.items()}
 
     def collectors(self, raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        known = {c.name: c for c in self.registry.collectors.values()}
         out: dict[str, dict[str, Any]] = {}
         for name, section in raw.items():
             where = ("collectors", name)
-            if name not in known:
-                raise self.fail(where, f"unknown collector '{name}' (known: {sorted(known)})")
+            collector = self.registry.collector_named(name)
+            if collector is None:
+                known = self.registry.collector_names()
+                raise self.fail(where, f"unknown collector '{name}' (known: {known})")
             section = self.table(section, where)
-            defaults = known[name].defaults
+            defaults = collector.defaults
             for key, value in section.items():
                 if key not in defaults:
                     raise self.fail(

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 from .checklist import load_checklist
-from .collectors.http import HttpCollector
-from .collectors.tls import TlsCollector
+from .collectors.http_facts import HttpFacts
+from .collectors.tls_facts import TlsFacts
 from .metadata import CheckMeta, MetadataError, load_module_metadata
 from .plugin import Check, Collector, Facts
 
@@ -22,7 +22,13 @@ log = logging.getLogger(__name__)
 BUILTIN_PACKAGE = "cyberscan.checks"
 #: Bump to "cyberscan.plugins.v2" only if the plugin contract ever breaks.
 ENTRY_POINT_GROUP = "cyberscan.plugins"
-BUILTIN_COLLECTORS: tuple[type[Collector], ...] = (HttpCollector, TlsCollector)
+#: Built-in collectors by the facts they provide, imported only when a scan needs them: sslyze and
+#: httpx cost a quarter of a second to import, which `--help` or a WEB-only scan should not pay.
+#: A built-in collector's `name` is its facts' `kind`.
+BUILTIN_COLLECTORS: dict[type[Facts], str] = {
+    HttpFacts: "cyberscan.collectors.http:HttpCollector",
+    TlsFacts: "cyberscan.collectors.tls:TlsCollector",
+}
 
 
 class PluginError(Exception):
@@ -47,11 +53,33 @@ class Registry:
     """Every known check (by ID, sorted) and the collector that provides each kind of facts."""
 
     checks: dict[str, RegisteredCheck] = field(default_factory=dict)
-    collectors: dict[type[Facts], type[Collector]] = field(default_factory=dict)
+    #: a collector class, or "module:Class" for a built-in imported on first use
+    collectors: dict[type[Facts], type[Collector] | str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     def collector_for(self, facts: type[Facts]) -> type[Collector] | None:
-        return self.collectors.get(facts)
+        """The collector providing `facts`, imported now if it was not yet."""
+        entry = self.collectors.get(facts)
+        if isinstance(entry, str):
+            module, _, name = entry.partition(":")
+            entry = getattr(importlib.import_module(module), name)
+            assert isinstance(entry, type) and issubclass(entry, Collector)
+            self.collectors[facts] = entry
+        return entry
+
+    def collector_named(self, name: str) -> type[Collector] | None:
+        """The collector called `name` (for `[collectors.NAME]` in the configuration)."""
+        for facts, entry in self.collectors.items():
+            if (entry.name if isinstance(entry, type) else facts.kind) == name:
+                return self.collector_for(facts)
+        return None
+
+    def collector_names(self) -> list[str]:
+        return sorted(e.name if isinstance(e, type) else f.kind for f, e in self.collectors.items())
+
+    def facts_types(self) -> dict[str, type[Facts]]:
+        """Every known facts type by kind (to decode saved facts without importing collectors)."""
+        return {facts.kind: facts for facts in self.collectors}
 
 
 def plugins_disabled() -> bool:
@@ -101,8 +129,7 @@ def load_registry(load_plugins: bool = True) -> Registry:
     """
     registry = Registry()
     catalogue = load_checklist().check_ids
-    for collector in BUILTIN_COLLECTORS:
-        registry.collectors[collector.provides] = collector
+    registry.collectors.update(BUILTIN_COLLECTORS)
     for module in _builtin_modules():
         checks, collectors = family_checks(module)
         for reg in checks:
