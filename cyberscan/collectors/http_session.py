@@ -6,7 +6,6 @@ import socket
 import ssl
 import threading
 import time
-import warnings
 import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -44,10 +43,9 @@ def permissive_context() -> ssl.SSLContext:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     try:
-        with warnings.catch_warnings():
-            # Python flags TLS 1.0 as deprecated; reaching legacy servers is the point here.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            ctx.minimum_version = ssl.TLSVersion.TLSv1
+        # MINIMUM_SUPPORTED, not TLSv1: the same floor without Python's deprecation warning (and so
+        # without a catch_warnings, which is not thread-safe and collectors run in threads).
+        ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
         ctx.set_ciphers("ALL:@SECLEVEL=0")
     except (ValueError, ssl.SSLError):  # pragma: no cover - depends on the OpenSSL build
         pass

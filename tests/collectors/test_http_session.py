@@ -38,3 +38,28 @@ def test_bad_url_and_unparsable_redirect_are_data(
         broken = session.get("https://[::1/", ProbeLevel.PASSIVE, 1024)
     assert (answer.status, answer.header("location")) == (302, "http://[::1")
     assert broken.error_kind == "protocol"
+
+
+def test_headers_of_a_tls10_only_site_are_still_collected() -> None:
+    # Python's default client refuses TLS 1.0 outright; the permissive retry must still read the
+    # headers, and the facts must say that it was needed (the TLS itself is judged by sslyze).
+    import pytest
+
+    from cyberscan.demo.tlsserver import LocalTlsServer, TlsProfile, TlsServerUnavailable
+    from cyberscan.net.resolver import Resolver
+    from cyberscan.scope import Scope
+
+    tls10 = TlsProfile(
+        "tls10", "TLS 1.0 only", key="rsa", options=("-tls1", "-cipher", "ALL:@SECLEVEL=0"), lax=True
+    )
+    try:
+        server = LocalTlsServer(tls10, hosts=["ancien.test"])
+    except TlsServerUnavailable as exc:
+        pytest.skip(str(exc))
+    with server:
+        guard = NetworkGuard(Resolver(static_hosts=server.hosts_map()), Scope())
+        with HttpSession(guard, lambda: 3.0, "t", server.ca_pem_path, max_rps=0) as session:
+            answer = session.get(f"https://ancien.test:{server.port}/", ProbeLevel.PASSIVE, 512)
+    assert answer.status == 200
+    assert answer.tls is not None and (answer.tls.permissive, answer.tls.version) == (True, "TLSv1")
+    assert answer.tls.verified is False and answer.tls.error  # why the normal client failed
