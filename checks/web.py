@@ -188,9 +188,11 @@ class _WebCheck(Check):
 
     requires = (HttpFacts,)
     _hosts: tuple[WebHost, ...] = ()
+    _collected_at: str = ""
 
     def evaluate(self, facts: FactBag) -> Iterator[Finding]:
         hosts = facts.get(HttpFacts).hosts
+        self._collected_at = facts.get(HttpFacts).collected_at
         if not hosts:
             yield self.finding(Status.NOT_APPLICABLE, self.target.name, "no_host", target=self.target.name)
             return
@@ -1143,7 +1145,9 @@ class SecurityTxt(_WebCheck):
                 Status.WARN, url, "bad_expires", evidence=evidence, url=url, expires=expires_raw
             )
         # Checks have no clock: the server's own Date header is the reference instant.
-        now = _http_date(resp)
+        # The time of collection when the facts carry it (replays judge as of the scan), else the
+        # server's own Date header (facts saved by older versions).
+        now = _parse_rfc3339(self._collected_at) if self._collected_at else _http_date(resp)
         if now is None:
             return self.finding(
                 Status.INFO, url, "expiry_unchecked", evidence=evidence, url=url, expires=expires_raw

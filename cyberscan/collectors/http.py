@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -192,6 +193,7 @@ class HttpCollector(Collector):
 
     def collect(self, target: Target, ctx: CollectorContext) -> HttpFacts:
         settings = _Settings.from_mapping(ctx.settings)
+        collected_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         origins = target.web_origins()
         probes = tuple(p for p in ctx.requests if isinstance(p, HttpProbe))
         owner = _TargetHosts(target)
@@ -203,7 +205,7 @@ class HttpCollector(Collector):
                 lambda origin: self._fetch_host(session, ctx.guard, target, origin, owner, settings), origins
             )
             answers = self._run_probes(session, ctx, [h.probe_origin for h in fetched], probes)
-        return HttpFacts(hosts=tuple(_with_probes(h, answers) for h in fetched))
+        return HttpFacts(hosts=tuple(_with_probes(h, answers) for h in fetched), collected_at=collected_at)
 
     def _fetch_host(
         self,

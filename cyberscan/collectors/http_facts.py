@@ -156,3 +156,5 @@ class HttpFacts(Facts):
 
     kind: ClassVar[str] = "http"
     hosts: tuple[WebHost, ...] = ()
+    #: when the facts were collected (ISO 8601 UTC): dates are judged against this, not the clock
+    collected_at: str = ""

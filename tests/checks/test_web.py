@@ -1903,3 +1903,20 @@ def test_every_declared_message_is_exercised() -> None:
         exercised = {p.values[0].message for p in CASES.get(check.id, [])} | _COVERED_ELSEWHERE
         assert declared - exercised == set(), check.id
         assert exercised - declared - _ENGINE_MESSAGES == set(), check.id
+
+
+@pytest.mark.parametrize(
+    ("collected_at", "status", "message_id"),
+    [
+        ("2025-06-01T12:00:00+00:00", Status.PASS, "pass"),  # Expires 2026-01-01: seven months ahead
+        ("2026-02-01T12:00:00+00:00", Status.WARN, "expired"),  # the same file, judged a month after
+    ],
+)
+def test_security_txt_expiry_is_judged_at_collection_time(
+    collected_at: str, status: Status, message_id: str
+) -> None:
+    # No Date header at all: the facts' collection time decides, so a replay judges as of the scan.
+    host = sectxt(f.security_txt(expires="2026-01-01T00:00:00Z"), headers={"content-type": "text/plain"})
+    facts = dataclasses.replace(f.http_facts(host), collected_at=collected_at)
+    (finding,) = run(web.SecurityTxt, facts)
+    assert (finding.status, finding.message_id) == (status, message_id)
