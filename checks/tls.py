@@ -47,6 +47,7 @@ from cyberscan.collectors.tls_facts import (
 )
 from cyberscan.models import ErrorKind, Finding, Severity, Status
 from cyberscan.plugin import Check, FactBag
+from cyberscan.targets import TargetKind
 
 _MAX_ITEMS = 20
 
@@ -80,6 +81,9 @@ _SUPPLIED = "Supplied CA file"
 
 # --------------------------------------------------------------------------------------------------
 # Small pure helpers
+
+
+_ADDRESS_TARGETS = (TargetKind.IP, TargetKind.NETWORK)
 
 
 def _error_kind(kind: str | None) -> ErrorKind:
@@ -228,6 +232,10 @@ class _TlsCheck(Check):
     def _endpoint(self, ep: TlsEndpoint, resource: str) -> Finding:
         if ep.error_kind == "out_of_scope":
             return self.out_of_scope(resource, ep.host)
+        if ep.error_kind in ("unreachable", "timeout") and self.target.kind in _ADDRESS_TARGETS:
+            # An address typed by the user (IP, network) that serves no TLS on the port: a fact about
+            # the address, not a failure. A name the commune publishes that does not answer stays one.
+            return self.finding(Status.NOT_APPLICABLE, resource, "no_service", endpoint=resource)
         if ep.error_kind is not None:
             reason = ep.error or ep.error_kind
             return self.error(resource, _error_kind(ep.error_kind), f"{ep.host}:{ep.port}: {reason}")

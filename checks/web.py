@@ -223,6 +223,9 @@ class _WebCheck(Check):
         if _answered(host.https) or _answered(host.http):
             return None
         firsts = [c.first for c in (host.https, host.http) if c is not None and c.first is not None]
+        if host.role == "ip" and firsts and all(r.error_kind in ("unreachable", "timeout") for r in firsts):
+            # An address typed by the user (IP, network) with no web server: a fact, not a failure.
+            return self.finding(Status.NOT_APPLICABLE, resource, "no_service", endpoint=host.host)
         reasons = [f"{r.url}: {r.error or r.error_kind or 'no answer'}" for r in firsts]
         detail = f"{host.host} answered neither HTTPS nor HTTP ({'; '.join(reasons) or 'nothing fetched'})"
         return self.error(resource, _error_kind(firsts[0] if firsts else None), detail)

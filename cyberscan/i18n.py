@@ -17,6 +17,10 @@ ENGINE_MESSAGES: Mapping[str, Localized] = {
         fr="{host} n'a aucune adresse IP dans le DNS : il n'y a rien à évaluer sous ce nom.",
         en="{host} has no IP address in DNS: there is nothing to assess under this name.",
     ),
+    "no_service": Localized(
+        fr="Aucun service n'écoute sur {endpoint} (port fermé ou filtré) : rien à évaluer sur cette adresse.",
+        en="No service listens on {endpoint} (port closed or filtered): nothing to assess on this address.",
+    ),
     "out_of_scope": Localized(
         fr="Non testé : {host} est hors du périmètre déclaré (--scope), seules les vérifications "
         "passives sont permises.",

@@ -13,6 +13,7 @@ from types import ModuleType
 
 from .checklist import load_checklist
 from .collectors.http_facts import HttpFacts
+from .collectors.ports_facts import PortFacts
 from .collectors.tls_facts import TlsFacts
 from .metadata import CheckMeta, MetadataError, load_module_metadata
 from .plugin import Check, Collector, Facts
@@ -28,6 +29,7 @@ ENTRY_POINT_GROUP = "cyberscan.plugins"
 BUILTIN_COLLECTORS: dict[type[Facts], str] = {
     HttpFacts: "cyberscan.collectors.http:HttpCollector",
     TlsFacts: "cyberscan.collectors.tls:TlsCollector",
+    PortFacts: "cyberscan.collectors.ports:PortsCollector",
 }
 
 

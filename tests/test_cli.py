@@ -115,9 +115,12 @@ def test_demo_writes_schema_valid_reports(tmp_path: Path) -> None:
     report = json.loads((out / "rapport.json").read_text(encoding="utf-8"))
     jsonschema.validate(report, load_schema())
     names = [t["target"] for t in report["targets"]]
-    assert names[:2] == ["mairie-modele.test", "mairie-passoire.test"]
-    assert names[2].startswith("https://extranet.mairie-passoire.test:")  # the legacy TLS portal
-    modele, passoire, extranet = report["targets"]
+    assert names[:3] == ["mairie-modele.test", "mairie-passoire.test", "127.0.0.2"]
+    assert names[3].startswith("https://extranet.mairie-passoire.test:")  # the legacy TLS portal
+    modele, passoire, server_room, extranet = report["targets"]
+    exposed = {f["check_id"] for f in server_room["findings"] if f["status"] == "fail"}
+    assert {"SVC-RDP-EXPOSED", "SVC-DB-EXPOSED", "SVC-VNC-REMOTE", "SVC-TELNET"} <= exposed
+    assert server_room["summary"]["error"] == 0  # no web server there: not applicable, not an error
     assert modele["summary"]["fail"] == 0 and modele["summary"]["error"] == 0
     assert passoire["summary"]["fail"] >= 10
     failed = {f["check_id"] for f in extranet["findings"] if f["status"] == "fail"}

@@ -1500,3 +1500,19 @@ def test_every_declared_message_is_exercised() -> None:
 
 def test_protocol_commands_cover_every_version() -> None:
     assert set(PROTOCOL_COMMANDS) == {"SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"}
+
+
+@pytest.mark.parametrize(
+    ("target", "status"), [("192.0.2.10", Status.NOT_APPLICABLE), ("mairie-exemple.fr", Status.ERROR)]
+)
+@pytest.mark.parametrize("check", tls.CHECKS, ids=lambda c: c.id)
+def test_closed_port_on_a_typed_address_is_not_applicable(
+    check: type[Check], target: str, status: Status
+) -> None:
+    from cyberscan.targets import parse_target
+
+    ep = tf.endpoint("192.0.2.10", error_kind="unreachable", error="connection refused")
+    meta = META[check.id]
+    (finding,) = check(meta, {**meta.params}, parse_target(target)).evaluate(FactBag([tf.tls_facts(ep)]))
+    assert finding.status is status
+    assert finding.message_id == ("no_service" if status is Status.NOT_APPLICABLE else "error")

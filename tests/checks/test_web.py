@@ -1920,3 +1920,23 @@ def test_security_txt_expiry_is_judged_at_collection_time(
     facts = dataclasses.replace(f.http_facts(host), collected_at=collected_at)
     (finding,) = run(web.SecurityTxt, facts)
     assert (finding.status, finding.message_id) == (status, message_id)
+
+
+@pytest.mark.parametrize(
+    ("error_kind", "status"), [("unreachable", Status.NOT_APPLICABLE), ("tls", Status.ERROR)]
+)
+@pytest.mark.parametrize("check", web.CHECKS, ids=lambda c: c.id)
+def test_ip_without_web_server_is_not_applicable(check: type[Check], error_kind: str, status: Status) -> None:
+    from cyberscan.targets import parse_target
+
+    dead = f.web_host(
+        "192.0.2.10",
+        "ip",
+        https=f.chain(f.no_answer("https://192.0.2.10/", error_kind, "refused")),
+        http=f.chain(f.no_answer("http://192.0.2.10/", error_kind, "refused")),
+    )
+    meta = META[check.id]
+    found = list(
+        check(meta, {**meta.params}, parse_target("192.0.2.10")).evaluate(FactBag([f.http_facts(dead)]))
+    )
+    assert [x.status for x in found] == [status]
