@@ -746,9 +746,18 @@ class EdgeKnownVuln(_SvcCheck):
     from the port, or a distribution build that may carry a backported fix. PASS per address otherwise."""
 
     id = "SVC-EDGE-KNOWN-VULN"
+    # The engine hands in the catalogue file (packaged, or updated with `cyberscan data update`).
+    data_files: ClassVar[Mapping[str, str]] = {"catalogue": "edge_vulns.json"}
+
+    @classmethod
+    def validate_data(cls, param: str, data: Any) -> None:
+        parse_catalogue(data)  # CatalogueError is a ValueError
 
     def catalogue(self) -> Catalogue:
-        entries = self.params.get("catalogue") or []
+        value = self.params.get("catalogue")
+        if isinstance(value, Mapping):
+            return parse_catalogue(value)
+        entries = value or []
         if entries:
             as_of = str(self.params.get("catalogue_as_of") or "configuration")
             return parse_catalogue({"as_of": as_of, "entries": list(entries)})

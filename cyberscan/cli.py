@@ -395,6 +395,83 @@ def demo(output_dir: Path, lang: str, quiet: bool) -> None:
         click.echo(f"{'Faits collectés' if fr else 'Collected facts'}: {result.facts_path}")
 
 
+@cli.group()
+def data() -> None:
+    """Reference data used by checks (e.g. the known-exploited vulnerabilities catalogue)."""
+
+
+def _data_users(registry: Registry) -> dict[str, list[tuple[str, str]]]:
+    users: dict[str, list[tuple[str, str]]] = {}
+    for reg in registry.checks.values():
+        for param, name in reg.cls.data_files.items():
+            users.setdefault(name, []).append((reg.id, param))
+    return users
+
+
+@data.command("list")
+def data_list() -> None:
+    """Show each data file, the checks using it, and which copy is in use."""
+    from .datafiles import DataFileError, load_data
+
+    for name, users in sorted(_data_users(_registry(no_plugins=False, quiet=False)).items()):
+        try:
+            content, origin = load_data(name)
+            as_of = content.get("as_of", "?") if isinstance(content, dict) else "?"
+        except DataFileError as exc:
+            origin, as_of = f"unreadable ({exc})", "?"
+        checks_text = ", ".join(check_id for check_id, _ in users)
+        click.echo(f"{name}: as of {as_of}, from {origin} (used by {checks_text})")
+
+
+@data.command("update")
+@click.argument("name")
+@click.argument("source")
+@click.option("--timeout", type=click.FloatRange(min=1), default=30.0, show_default=True)
+def data_update(name: str, source: str, timeout: float) -> None:
+    """Install a new copy of data file NAME from SOURCE (a local file or an https:// URL), once validated."""
+    from .datafiles import DataFileError, install_data
+
+    users = _data_users(_registry(no_plugins=False, quiet=False)).get(name)
+    if not users:
+        fail(f"no check uses a data file named {name!r} (see `cyberscan data list`)")
+    raw = _fetch_source(source, timeout)
+    try:
+        content = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        fail(f"{source}: not JSON ({exc})")
+    registry = _registry(no_plugins=False, quiet=True)
+    for check_id, param in users:
+        try:
+            registry.checks[check_id].cls.validate_data(param, content)
+        except ValueError as exc:
+            fail(f"{source}: rejected by {check_id}: {exc}")
+    try:
+        path = install_data(name, content)
+    except (OSError, DataFileError) as exc:
+        fail(f"cannot install {name}: {exc}")
+    click.echo(f"{name} installed in {path}")
+
+
+def _fetch_source(source: str, timeout: float) -> str:
+    if source.startswith("https://"):
+        import httpx  # only this command downloads anything, and only when the user asks
+
+        try:
+            response = httpx.get(source, timeout=timeout, follow_redirects=False)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            fail(f"cannot download {source}: {exc}")
+        if len(response.content) > 20_000_000:
+            fail(f"{source}: larger than 20 MB, refused")
+        return response.text
+    if "://" in source:
+        fail("SOURCE must be a local file or an https:// URL")
+    try:
+        return Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {source}: {exc}")
+
+
 def main() -> None:
     """Console-script entry point."""
     logging.basicConfig(level=logging.ERROR, format="cyberscan: %(levelname)s: %(message)s")

@@ -107,6 +107,15 @@ class Check(ABC):
 
     id: ClassVar[str]
     requires: ClassVar[tuple[type[Facts], ...]]
+    #: reference data the check needs, by parameter: {"catalogue": "edge_vulns.json"}. The engine loads
+    #: the user's updated copy (`cyberscan data update`) or the packaged file and passes its parsed JSON
+    #: as that parameter, unless the configuration sets it.
+    data_files: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def validate_data(cls, param: str, data: Any) -> None:
+        """Raise ValueError when `data` is not a valid content for `param` (used before installing it)."""
+        return None  # a check without data files accepts anything
 
     def __init__(
         self,

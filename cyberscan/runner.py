@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .config import Settings
+from .datafiles import load_data
 from .metadata import CheckMeta
 from .models import CollectorRun, ErrorInfo, ErrorKind, Finding, NotProbed, RunStatus, Status, TargetResult
 from .net.guard import NetworkGuard
@@ -73,6 +74,9 @@ def select_checks(
         if conf is not None and conf.severity is not None:
             meta = replace(meta, severity=conf.severity)
         params = {**reg.meta.params, **(conf.params if conf else {})}
+        for param, name in reg.cls.data_files.items():
+            if conf is None or param not in conf.params:
+                params[param] = load_data(name)[0]
         selected.append(SelectedCheck(reg, meta, params, forced))
     if not selected:
         raise SelectionError("no check selected: check --only, --skip and `enabled` in the configuration")

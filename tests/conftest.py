@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import pytest
@@ -19,6 +20,8 @@ LOOPBACK_SCOPE = ("127.0.0.0/8",)
 # A developer's installed third-party plugins must never change test results (llm's rule); the
 # registry tests that exercise entry points turn loading back on explicitly.
 os.environ["CYBERSCAN_NO_PLUGINS"] = "1"
+# Nor may a developer's updated data files (`cyberscan data update`): tests see the packaged ones.
+os.environ["CYBERSCAN_DATA_DIR"] = tempfile.mkdtemp(prefix="cyberscan-test-data-")
 
 StartWebServer = Callable[[Sequence[Site]], LocalWebServer]
 MakeGuard = Callable[..., NetworkGuard]
