@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from check_table import Case, CheckTable
 
 # Helpers of tests/ are imported as top-level modules (as tests/conftest.py arranges); make that
 # work when this file is collected without it.
@@ -22,17 +22,17 @@ if _TESTS_DIR not in sys.path:
 import ports_factories as pf  # noqa: E402
 from cyberscan.checks import services  # noqa: E402
 
-from cyberscan.collectors.ports_facts import HostPorts, PortFacts  # noqa: E402
-from cyberscan.metadata import load_module_metadata  # noqa: E402
-from cyberscan.models import ErrorKind, Finding, Severity, Status  # noqa: E402
+from cyberscan.collectors.ports_facts import HostPorts  # noqa: E402
+from cyberscan.models import ErrorKind, Severity, Status  # noqa: E402
 from cyberscan.plugin import Check, FactBag  # noqa: E402
-from cyberscan.targets import parse_target  # noqa: E402
 
-META = load_module_metadata("cyberscan.checks", "services")
-TARGET = parse_target(pf.TARGET)
+TABLE = CheckTable(
+    "services", pf.TARGET, lambda facts: pf.facts(facts) if isinstance(facts, HostPorts) else facts
+)
+META, TARGET, CASES = TABLE.meta, TABLE.target, TABLE.by_check
+cases, case, run, verify = TABLE.cases, TABLE.case, TABLE.run, TABLE.verify
 A = pf.ADDRESS
 TEST_CATALOGUE = Path(_TESTS_DIR) / "data" / "edge_vulns_test.json"
-_MISSING = object()
 UDP_ONLY = [c for c in services.CHECKS if getattr(c, "udp_only", False)]
 
 
@@ -40,72 +40,9 @@ UDP_ONLY = [c for c in services.CHECKS if getattr(c, "udp_only", False)]
 # Harness
 
 
-@dataclasses.dataclass(frozen=True)
-class Case:
-    facts: PortFacts
-    status: Status
-    message: str
-    expect: dict[str, Any]
-    params: dict[str, Any]
-
-
-#: every case, by check ID: used to prove each declared message is exercised
-CASES: dict[str, list[Any]] = {}
-
-
-def cases(check: type[Check], *params: Any) -> list[Any]:
-    CASES.setdefault(check.id, []).extend(params)
-    return list(params)
-
-
-def case(
-    case_id: str,
-    facts: PortFacts | HostPorts,
-    status: Status,
-    message: str,
-    /,
-    params: dict[str, Any] | None = None,
-    **expect: Any,
-) -> Any:
-    """One row: facts (or one host), the expected (status, message_id) and key params/evidence."""
-    if isinstance(facts, HostPorts):
-        facts = pf.facts(facts)
-    return pytest.param(Case(facts, status, message, expect, params or {}), id=case_id)
-
-
 def on(*svcs: Any, **kw: Any) -> HostPorts:
     """The clean host plus `svcs`."""
     return pf.host(*svcs, **kw)
-
-
-def run(check: type[Check], facts: PortFacts, params: dict[str, Any] | None = None) -> list[Finding]:
-    meta = META[check.id]
-    instance = check(meta, {**meta.params, **(params or {})}, TARGET)
-    return list(instance.evaluate(FactBag([facts])))
-
-
-def verify(check: type[Check], row: Case) -> Finding:
-    found = run(check, row.facts, row.params)
-    assert len(found) == 1, [(x.status, x.message_id, x.resource) for x in found]
-    finding = found[0]
-    assert (finding.status, finding.message_id) == (row.status, row.message), (
-        finding.params,
-        finding.evidence,
-    )
-    for key, wanted in row.expect.items():
-        if key == "severity":
-            actual: Any = finding.severity
-        elif key == "resource":
-            actual = finding.resource
-        elif key in finding.params:
-            actual = finding.params[key]
-        else:
-            actual = finding.evidence.get(key, _MISSING)
-        if callable(wanted):
-            assert wanted(actual), f"{key}={actual!r}"
-        else:
-            assert actual == wanted, f"{key}={actual!r}"
-    return finding
 
 
 def contains(text: str) -> Callable[[Any], bool]:

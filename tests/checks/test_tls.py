@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from check_table import Case, CheckTable
 
 # Helpers of tests/ are imported as top-level modules (as tests/conftest.py arranges); make that
 # work when this file is collected without it.
@@ -27,16 +28,17 @@ from cyberscan.collectors.tls_facts import (  # noqa: E402
     TlsFacts,
     TrustResult,
 )
-from cyberscan.metadata import load_module_metadata  # noqa: E402
 from cyberscan.models import ErrorKind, Finding, Severity, Status  # noqa: E402
 from cyberscan.plugin import Check, FactBag  # noqa: E402
 from cyberscan.targets import parse_target  # noqa: E402
 
-META = load_module_metadata("cyberscan.checks", "tls")
-TARGET = parse_target(tf.TARGET)
+TABLE = CheckTable(
+    "tls", tf.TARGET, lambda facts: tf.tls_facts(facts) if isinstance(facts, TlsEndpoint) else facts
+)
+META, TARGET, CASES = TABLE.meta, TABLE.target, TABLE.by_check
+cases, case, run, verify = TABLE.cases, TABLE.case, TABLE.run, TABLE.verify
 WWW_443 = f"{tf.WWW}:443 (https)"
 MX_25 = f"{tf.MX}:25 (smtp)"
-_MISSING = object()
 CERTIFICATE_CHECKS = [c for c in tls.CHECKS if c.commands == ("certificate_info",)]
 ACTIVE_CHECKS = [c for c in tls.CHECKS if c not in CERTIFICATE_CHECKS]
 _MOZILLA_EXHAUSTED = (
@@ -48,70 +50,8 @@ _MOZILLA_EXHAUSTED = (
 # Harness
 
 
-@dataclasses.dataclass(frozen=True)
-class Case:
-    facts: TlsFacts
-    status: Status
-    message: str
-    expect: dict[str, Any]
-    params: dict[str, Any]
-
-
-#: every case, by check ID: used to prove each declared message is exercised
-CASES: dict[str, list[Any]] = {}
-
-
-def cases(check: type[Check], *params: Any) -> list[Any]:
-    CASES.setdefault(check.id, []).extend(params)
-    return list(params)
-
-
-def case(
-    case_id: str,
-    facts: TlsFacts | TlsEndpoint,
-    status: Status,
-    message: str,
-    /,
-    params: dict[str, Any] | None = None,
-    **expect: Any,
-) -> Any:
-    """One row: facts (or one endpoint), the expected (status, message_id) and key params/evidence."""
-    if isinstance(facts, TlsEndpoint):
-        facts = tf.tls_facts(facts)
-    return pytest.param(Case(facts, status, message, expect, params or {}), id=case_id)
-
-
-def run(check: type[Check], facts: TlsFacts, params: dict[str, Any] | None = None) -> list[Finding]:
-    meta = META[check.id]
-    instance = check(meta, {**meta.params, **(params or {})}, TARGET)
-    return list(instance.evaluate(FactBag([facts])))
-
-
 def one(check: type[Check], ep: TlsEndpoint, **facts: Any) -> Finding:
     (finding,) = run(check, tf.tls_facts(ep, **facts))
-    return finding
-
-
-def verify(check: type[Check], row: Case) -> Finding:
-    found = run(check, row.facts, row.params)
-    assert len(found) == 1, [(x.status, x.message_id, x.resource) for x in found]
-    finding = found[0]
-    assert (finding.status, finding.message_id) == (row.status, row.message), finding.params
-    for key, wanted in row.expect.items():
-        if key == "severity":
-            actual: Any = finding.severity
-        elif key == "resource":
-            actual = finding.resource
-        elif key == "error_kind":
-            actual = finding.error.kind if finding.error else None
-        elif key in finding.params:
-            actual = finding.params[key]
-        else:
-            actual = finding.evidence.get(key, _MISSING)
-        if callable(wanted):
-            assert wanted(actual), f"{key}={actual!r}"
-        else:
-            assert actual == wanted, f"{key}={actual!r}"
     return finding
 
 
@@ -1509,7 +1449,6 @@ def test_protocol_commands_cover_every_version() -> None:
 def test_closed_port_on_a_typed_address_is_not_applicable(
     check: type[Check], target: str, status: Status
 ) -> None:
-    from cyberscan.targets import parse_target
 
     ep = tf.endpoint("192.0.2.10", error_kind="unreachable", error="connection refused")
     meta = META[check.id]

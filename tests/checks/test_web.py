@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from check_table import Case, CheckTable
 
 # Helpers of tests/ are imported as top-level modules (as tests/conftest.py arranges); make that
 # work when this file is collected without it.
@@ -20,83 +21,23 @@ import factories as f  # noqa: E402
 from cyberscan.checks import web  # noqa: E402
 
 from cyberscan.collectors.http_facts import HttpFacts, PageElement, WebHost  # noqa: E402
-from cyberscan.models import ErrorKind, Finding, Severity, Status  # noqa: E402
+from cyberscan.models import ErrorKind, Severity, Status  # noqa: E402
 from cyberscan.plugin import Check, FactBag  # noqa: E402
 from cyberscan.targets import parse_target  # noqa: E402
 
-META = f.web_meta()
-TARGET = parse_target(f.TARGET)
+TABLE = CheckTable(
+    "web", f.TARGET, lambda facts: f.http_facts(facts) if isinstance(facts, WebHost) else facts
+)
+META, TARGET, CASES = TABLE.meta, TABLE.target, TABLE.by_check
+cases, case, run, verify = TABLE.cases, TABLE.case, TABLE.run, TABLE.verify
 APEX_URL = f"https://{f.APEX}/"
 HTTP_URL = f"http://{f.APEX}/"
 WWW_URL = f"https://{f.WWW}/"
 EXTERNAL = "https://portail.prestataire.example/mairie"
-_MISSING = object()
 
 
 # --------------------------------------------------------------------------------------------------
 # Harness
-
-
-@dataclasses.dataclass(frozen=True)
-class Case:
-    facts: HttpFacts
-    status: Status
-    message: str
-    expect: dict[str, Any]
-    params: dict[str, Any]
-
-
-#: every case, by check ID: used to prove each declared message is exercised
-CASES: dict[str, list[Any]] = {}
-
-
-def cases(check: type[Check], *params: Any) -> list[Any]:
-    CASES.setdefault(check.id, []).extend(params)
-    return list(params)
-
-
-def case(
-    case_id: str,
-    facts: HttpFacts | WebHost,
-    status: Status,
-    message: str,
-    /,
-    params: dict[str, Any] | None = None,
-    **expect: Any,
-) -> Any:
-    """One row: facts (or a single host), the expected (status, message_id) and key params/evidence."""
-    if isinstance(facts, WebHost):
-        facts = f.http_facts(facts)
-    return pytest.param(Case(facts, status, message, expect, params or {}), id=case_id)
-
-
-def run(check: type[Check], facts: HttpFacts, params: dict[str, Any] | None = None) -> list[Finding]:
-    meta = META[check.id]
-    instance = check(meta, {**meta.params, **(params or {})}, TARGET)
-    return list(instance.evaluate(FactBag([facts])))
-
-
-def verify(check: type[Check], row: Case) -> Finding:
-    found = run(check, row.facts, row.params)
-    assert len(found) == 1, [(x.status, x.message_id, x.resource) for x in found]
-    finding = found[0]
-    assert (finding.status, finding.message_id) == (row.status, row.message)
-    for key, wanted in row.expect.items():
-        if key == "severity":
-            actual: Any = finding.severity
-        elif key == "resource":
-            actual = finding.resource
-        elif key == "error_kind":
-            actual = finding.error.kind if finding.error else None
-        elif key in finding.params:
-            actual = finding.params[key]
-        else:
-            actual = finding.evidence.get(key, _MISSING)
-        if callable(wanted):
-            assert wanted(actual), f"{key}={actual!r}"
-        else:
-            assert actual == wanted, f"{key}={actual!r}"
-    return finding
 
 
 def contains(text: str) -> Callable[[Any], bool]:
@@ -1927,7 +1868,6 @@ def test_security_txt_expiry_is_judged_at_collection_time(
 )
 @pytest.mark.parametrize("check", web.CHECKS, ids=lambda c: c.id)
 def test_ip_without_web_server_is_not_applicable(check: type[Check], error_kind: str, status: Status) -> None:
-    from cyberscan.targets import parse_target
 
     dead = f.web_host(
         "192.0.2.10",
