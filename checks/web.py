@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
 from cyberscan.collectors.http_facts import HttpFacts, HttpProbe, HttpResponse, RedirectChain, WebHost
@@ -1254,23 +1254,31 @@ def _severity(value: Any) -> Severity:
         return Severity.MEDIUM
 
 
-class SensitiveFiles(_WebCheck):
+class _PathProbeCheck(_WebCheck):
+    """A check probing each path of its `paths` param (ACTIVE), answers stored under `probe_prefix + path`."""
+
+    probe_prefix: ClassVar[str]
+
+    @classmethod
+    def collector_requests(cls, params: Mapping[str, Any]) -> list[HttpProbe]:
+        size = _p_int(params, "max_bytes")
+        return [HttpProbe(cls.probe_prefix + p, p, ProbeLevel.ACTIVE, size) for p in _p_strs(params, "paths")]
+
+    def _path_probes(self, host: WebHost) -> tuple[dict[str, HttpResponse], list[HttpResponse]] | Finding:
+        keys = [self.probe_prefix + p for p in _p_strs(self.params, "paths")]
+        return self._probes(host, keys, ProbeLevel.ACTIVE)
+
+
+class SensitiveFiles(_PathProbeCheck):
     """PASS: none of the fixed paths serves a recognisable artefact. FAIL critical (.env, .git, SQL,
     archives, config backups) or high (phpinfo, server-status). WARN: other artefacts.
     NOT_TESTED: host outside the scope."""
 
     id = "WEB-SENSITIVE-FILES"
-
-    @classmethod
-    def collector_requests(cls, params: Mapping[str, Any]) -> list[HttpProbe]:
-        size = _p_int(params, "max_bytes")
-        return [
-            HttpProbe(_SENSITIVE_PREFIX + p, p, ProbeLevel.ACTIVE, size) for p in _p_strs(params, "paths")
-        ]
+    probe_prefix = _SENSITIVE_PREFIX
 
     def judge(self, host: WebHost) -> Iterator[Finding]:
-        keys = [_SENSITIVE_PREFIX + p for p in _p_strs(self.params, "paths")]
-        outcome = self._probes(host, keys, ProbeLevel.ACTIVE)
+        outcome = self._path_probes(host)
         if isinstance(outcome, Finding):
             yield outcome
             return
@@ -1289,9 +1297,11 @@ class SensitiveFiles(_WebCheck):
         url = _probe_base(host)
         if not exposed:
             if unanswered:
-                yield self._probe_error(host, unanswered, len(keys))
+                yield self._probe_error(host, unanswered, len(_p_strs(self.params, "paths")))
             else:
-                yield self.finding(Status.PASS, url, "pass", url=url, count=len(keys))
+                yield self.finding(
+                    Status.PASS, url, "pass", url=url, count=len(_p_strs(self.params, "paths"))
+                )
             return
         exposed.sort(key=lambda item: -item.severity.rank)
         worst = exposed[0].severity
@@ -1315,20 +1325,15 @@ _HREF = re.compile(r"""href\s*=\s*["']([^"'?#]+)["']""", re.IGNORECASE)
 _DIRLIST_PREFIX = "dirlist:"
 
 
-class DirListing(_WebCheck):
+class DirListing(_PathProbeCheck):
     """PASS: no auto-index on / and upload folders. WARN: a directory listing. FAIL (high): a listing
     shows backups, dumps or spreadsheets (`sensitive_extensions`). NOT_TESTED: host outside the scope."""
 
     id = "WEB-DIR-LISTING"
-
-    @classmethod
-    def collector_requests(cls, params: Mapping[str, Any]) -> list[HttpProbe]:
-        size = _p_int(params, "max_bytes")
-        return [HttpProbe(_DIRLIST_PREFIX + p, p, ProbeLevel.ACTIVE, size) for p in _p_strs(params, "paths")]
+    probe_prefix = _DIRLIST_PREFIX
 
     def judge(self, host: WebHost) -> Iterator[Finding]:
-        keys = [_DIRLIST_PREFIX + p for p in _p_strs(self.params, "paths")]
-        outcome = self._probes(host, keys, ProbeLevel.ACTIVE)
+        outcome = self._path_probes(host)
         if isinstance(outcome, Finding):
             yield outcome
             return
@@ -1343,7 +1348,7 @@ class DirListing(_WebCheck):
         url = _probe_base(host)
         if not listings:
             if unanswered:
-                yield self._probe_error(host, unanswered, len(keys))
+                yield self._probe_error(host, unanswered, len(_p_strs(self.params, "paths")))
             else:
                 yield self.finding(Status.PASS, url, "pass", url=url)
             return
@@ -1427,20 +1432,15 @@ def _admin_match(path: str, resp: HttpResponse) -> _AdminProduct | None:
     return next((p for p in hinted or _ADMIN_PRODUCTS if p.pattern.search(text)), None)
 
 
-class AdminPaths(_WebCheck):
+class AdminPaths(_PathProbeCheck):
     """PASS: no back-office found on the usual paths. WARN: CMS login reachable (low, MFA unknown) or
     XML-RPC enabled (medium). FAIL (high): phpMyAdmin/Adminer reachable. NOT_TESTED: out of scope."""
 
     id = "WEB-ADMIN-PATHS"
-
-    @classmethod
-    def collector_requests(cls, params: Mapping[str, Any]) -> list[HttpProbe]:
-        size = _p_int(params, "max_bytes")
-        return [HttpProbe(_ADMIN_PREFIX + p, p, ProbeLevel.ACTIVE, size) for p in _p_strs(params, "paths")]
+    probe_prefix = _ADMIN_PREFIX
 
     def judge(self, host: WebHost) -> Iterator[Finding]:
-        keys = [_ADMIN_PREFIX + p for p in _p_strs(self.params, "paths")]
-        outcome = self._probes(host, keys, ProbeLevel.ACTIVE)
+        outcome = self._path_probes(host)
         if isinstance(outcome, Finding):
             yield outcome
             return
@@ -1454,7 +1454,7 @@ class AdminPaths(_WebCheck):
         url = _probe_base(host)
         if not found:
             if unanswered:
-                yield self._probe_error(host, unanswered, len(keys))
+                yield self._probe_error(host, unanswered, len(_p_strs(self.params, "paths")))
             else:
                 yield self.finding(Status.PASS, url, "pass", url=url)
             return
