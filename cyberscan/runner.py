@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
@@ -23,6 +24,23 @@ from .serialization import FactsDecodeError
 from .targets import Target, TargetKind
 
 log = logging.getLogger(__name__)
+
+
+def _in_daemon_thread(name: str, fn: Callable[..., Facts], *args: Any) -> Future[Facts]:
+    # Not a ThreadPoolExecutor: its workers are joined at interpreter exit, so one hung collector
+    # would keep a cron job alive after its report was written.
+    future: Future[Facts] = Future()
+
+    def work() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # handed to the runner's error boundary through the future
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return future
 
 
 class SelectionError(ValueError):
@@ -240,7 +258,6 @@ class Scanner:
         facts: dict[str, Facts] = {}
         failures: dict[str, ErrorInfo] = {}
         runs: list[CollectorRun] = []
-        pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"collect-{target.name}")
         pending: dict[Future[Facts], tuple[str, float]] = {}
         for facts_type in self.needed_facts():
             collector_cls = self.registry.collector_for(facts_type)
@@ -260,14 +277,11 @@ class Scanner:
                 ca_bundle=self.settings.ca_bundle,
                 requests=self._requests_for(facts_type),
             )
-            fut = pool.submit(collector_cls().collect, target, ctx)
+            fut = _in_daemon_thread(f"collect-{kind}-{target.name}", collector_cls().collect, target, ctx)
             pending[fut] = (kind, time.monotonic())
-        try:
-            _, not_done = wait(pending, timeout=max(0.0, deadline - time.monotonic()))
-        finally:
-            # A collector stuck past the deadline is abandoned, not awaited: its own network
-            # timeouts will end its thread; the scan goes on without it.
-            pool.shutdown(wait=False, cancel_futures=True)
+        # A collector stuck past the deadline is abandoned, not awaited: its own network timeouts end
+        # its thread later, and being a daemon thread it cannot hold the process once the report is out.
+        _, not_done = wait(pending, timeout=max(0.0, deadline - time.monotonic()))
         for fut in pending:
             kind, started = pending[fut]
             info: ErrorInfo | None

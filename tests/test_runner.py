@@ -1,6 +1,7 @@
 """The runner: only needed collectors run, every failure becomes an error finding, the deadline holds."""
 
 import time
+from pathlib import Path
 
 import pytest
 from engine_fakes import (
@@ -95,3 +96,41 @@ def test_facts_replay_reproduces_results_offline() -> None:
     assert replayed[0].findings == live[0].findings
     assert replayed[1].findings[0].error.kind is ErrorKind.TIMEOUT  # saved failures replay too
     assert replayed[2].findings[0].error.kind is ErrorKind.NO_FACTS
+
+
+def test_an_abandoned_collector_does_not_keep_the_process_alive(tmp_path) -> None:
+    # A collector stuck past the deadline must not hold the interpreter at exit (cron would hang).
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "stuck.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import time
+            from typing import ClassVar
+            from engine_fakes import NeedsSlow, SlowCollector, fake_registry
+            from cyberscan.config import Settings
+            from cyberscan.runner import Scanner, select_checks
+            from cyberscan.targets import parse_target
+
+            SlowCollector.collect = lambda self, target, ctx: time.sleep(30)
+            registry = fake_registry(NeedsSlow)
+            settings = Settings(deadline=1.0)
+            scanner = Scanner(registry, settings, select_checks(registry, settings))
+            [result] = scanner.scan([parse_target("a.fr")])
+            print(result.findings[0].error.kind.value)
+            """
+        )
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=25,
+        env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).parent)},
+    )
+    assert done.stdout.strip() == "deadline", done.stderr
+    assert time.monotonic() - started < 10
