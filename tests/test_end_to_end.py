@@ -199,3 +199,80 @@ def test_two_scans_of_the_same_site_produce_the_same_report(demo_server: LocalWe
     first = scan(demo_server)(PASSOIRE, MODELE)[1]
     second = scan(demo_server)(PASSOIRE, MODELE)[1]
     assert without_clock(first) == without_clock(second)
+
+
+def test_a_dribbling_server_cannot_keep_the_process_alive(tmp_path: Path) -> None:
+    # Headers arrive one byte per second, forever: each read is within the timeout, the whole never
+    # ends. The runner abandons the collector at the deadline; the process must then exit too.
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    stop = threading.Event()
+
+    def dribble(conn: socket.socket) -> None:
+        with conn:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-A: ")
+            while not stop.wait(1.0):
+                try:
+                    conn.sendall(b"a")
+                except OSError:
+                    return
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=dribble, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    port = listener.getsockname()[1]
+    config = tmp_path / "c.toml"
+    config.write_text(f"[collectors.http]\nhttp_port = {port}\nhttps_port = {port}\nmax_rps = 0.0\n")
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cyberscan",
+                "scan",
+                "mairie.test",
+                "-c",
+                str(config),
+                "-q",
+                "--resolve",
+                "mairie.test=127.0.0.1",
+                "--resolve",
+                "www.mairie.test=127.0.0.1",
+                "--only",
+                "WEB-HSTS",
+                "--timeout",
+                "2",
+                "--deadline",
+                "3",
+                "-f",
+                "json",
+                "-o",
+                str(tmp_path / "r.json"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=40,
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        listener.close()
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["targets"][0]["findings"][0]["error"]["kind"] == "deadline"
+    assert elapsed < 15, f"the process lived {elapsed:.1f} s after a 3 s deadline"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import httpx
 
@@ -172,10 +172,34 @@ def probe_origin_of(https: RedirectChain | None, http: RedirectChain | None) -> 
 
 
 def _map_limited(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """`fn` over `items`, MAX_THREADS at a time, in daemon threads.
+
+    Not a ThreadPoolExecutor: its workers are joined at interpreter exit, so a server dribbling its
+    answer would keep the process alive after the runner abandoned this collector at the deadline.
+    """
     if len(items) <= 1:
         return [fn(item) for item in items]
-    with ThreadPoolExecutor(max_workers=MAX_THREADS, thread_name_prefix="cyberscan-http") as pool:
-        return list(pool.map(fn, items))
+    results: list[R | None] = [None] * len(items)
+    failures: list[BaseException] = []
+
+    def work(index: int) -> None:
+        try:
+            results[index] = fn(items[index])
+        except BaseException as exc:  # re-raised in the caller's thread below
+            failures.append(exc)
+
+    for start in range(0, len(items), MAX_THREADS):
+        threads = [
+            threading.Thread(target=work, args=(i,), name="cyberscan-http", daemon=True)
+            for i in range(start, min(start + MAX_THREADS, len(items)))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    if failures:
+        raise failures[0]
+    return cast(list[R], results)  # every slot was filled: a failure would have been raised
 
 
 class HttpCollector(Collector):
