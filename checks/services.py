@@ -75,6 +75,16 @@ class ProbeKey:
     NTP_MONLIST = "ntp_monlist"
     #: measured UDP answer vs request, e.g. "request 48 B, response 468 B"
     UDP_AMPLIFICATION = "udp_amplification"
+    #: opt-in anonymous FTP login (only when "ftp_anonymous" is opted in): "allowed" | "refused"
+    FTP_ANONYMOUS = "ftp_anonymous"
+    #: sysDescr read with the community "public" (only when "snmp_community" is opted in): present
+    #: means the default community answered
+    SNMP_SYSDESCR = "snmp_sysdescr"
+    #: the opt-in tests this run made, comma-separated ("ftp_anonymous,snmp_community"), on every
+    #: service; absent when none was enabled
+    OPT_IN = "opt_in"
+    #: `opt_in` setting names that are no opt-in test (ignored by the collector)
+    OPT_IN_UNKNOWN = "opt_in_unknown"
 
     ALL: ClassVar[tuple[str, ...]] = (
         FTP_FEAT,
@@ -92,6 +102,10 @@ class ProbeKey:
         RSYNC_MODULES,
         NTP_MONLIST,
         UDP_AMPLIFICATION,
+        FTP_ANONYMOUS,
+        SNMP_SYSDESCR,
+        OPT_IN,
+        OPT_IN_UNKNOWN,
     )
 
 
@@ -209,6 +223,18 @@ def _evidence(host: HostPorts, svc: ServiceInfo, **extra: Any) -> dict[str, Any]
         evidence["http_title"] = _excerpt(title)
     evidence.update(extra)
     return {k: v for k, v in evidence.items() if v is not None}
+
+
+def _opt_in_evidence(svc: ServiceInfo, test: str) -> dict[str, Any]:
+    """{"opt_in_not_enabled": [test]} when the user did not enable the opt-in `test` for this run (so
+    the report says it was not run), plus any ignored unknown names of the `opt_in` setting."""
+    evidence: dict[str, Any] = {}
+    if test not in _algorithms(svc.probes.get(ProbeKey.OPT_IN)):
+        evidence["opt_in_not_enabled"] = [test]
+    unknown = _algorithms(svc.probes.get(ProbeKey.OPT_IN_UNKNOWN))
+    if unknown:
+        evidence["opt_in_unknown"] = unknown
+    return evidence
 
 
 def _is_open(svc: ServiceInfo) -> bool:
@@ -479,15 +505,25 @@ _AUTH_TLS = re.compile(r"^\s*AUTH\b[^\n]*\b(?:TLS|SSL)\b", re.IGNORECASE | re.MU
 
 
 class Ftp(_SvcCheck):
-    """FAIL (high): FTP whose FEAT lacks AUTH TLS (clear text only). WARN (medium): AUTH TLS offered,
-    or FEAT unknown ("feat_unknown"). WARN (low): implicit FTPS (990, TLS tunnel). PASS otherwise.
-    The opt-in anonymous-login test is not implemented (noted in the evidence)."""
+    """FAIL (high): anonymous login accepted ("anonymous", opt-in test "ftp_anonymous"), or FTP whose
+    FEAT lacks AUTH TLS (clear text only). WARN (medium): AUTH TLS offered, or FEAT unknown
+    ("feat_unknown"). WARN (low): implicit FTPS (990, TLS tunnel). PASS otherwise. When the opt-in test
+    was not enabled, the evidence says so ("opt_in_not_enabled")."""
 
     id = "SVC-FTP"
 
     def judge_service(self, host: HostPorts, svc: ServiceInfo, kind: _Kind) -> Finding:
         feat = svc.probes.get(ProbeKey.FTP_FEAT)
-        evidence = {"ftp_feat": _excerpt(feat), "anonymous_login": "not tested (opt-in test not implemented)"}
+        anonymous = svc.probes.get(ProbeKey.FTP_ANONYMOUS)
+        # the probe's verdict only: nothing was ever listed or retrieved, so there is nothing more to show
+        opt_in = _opt_in_evidence(svc, "ftp_anonymous")
+        if anonymous is None:
+            anonymous = "not tested" + (" (opt-in not enabled)" if "opt_in_not_enabled" in opt_in else "")
+        evidence = {"ftp_feat": _excerpt(feat), "anonymous_login": anonymous, **opt_in}
+        if anonymous == "allowed":
+            return self.service_finding(
+                Status.FAIL, host, svc, kind, "anonymous", severity=Severity.HIGH, evidence=evidence
+            )
         if svc.tunnel == "ssl" or svc.service.lower() == "ftps":
             return self.service_finding(
                 Status.WARN, host, svc, kind, "implicit_tls", severity=Severity.LOW, evidence=evidence
@@ -525,6 +561,7 @@ class Ssh(_SvcCheck):
             return self.service_finding(Status.FAIL, host, svc, kind, "ssh1")
         weak = self._weaknesses(svc)
         seen = {key: _excerpt(svc.probes.get(key)) for key in _SSH_PROBES if svc.probes.get(key)}
+        seen |= _opt_in_evidence(svc, "ssh_auth_methods")
         if weak:
             evidence = {"weak": weak, **seen}
             return self.service_finding(
@@ -755,6 +792,8 @@ class EdgeKnownVuln(_SvcCheck):
 
     def catalogue(self) -> Catalogue:
         value = self.params.get("catalogue")
+        if isinstance(value, str):  # the engine could not load the data file: it says why
+            raise CatalogueError(value)
         if isinstance(value, Mapping):
             return parse_catalogue(value)
         entries = value or []
@@ -922,16 +961,30 @@ class EolSoftware(_SvcCheck):
 
 
 class Snmp(_SvcCheck):
-    """WARN (medium): SNMP answers on UDP 161. NOT_TESTED when UDP was not scanned or the port stayed
-    silent. The opt-in default-community test (fail) is not implemented. PASS per address otherwise."""
+    """FAIL (high): the default community "public" answered ("default_community", opt-in test
+    "snmp_community"). WARN (medium): SNMP answers on UDP 161 ("reachable" when the opt-in test was not
+    enabled, "community_refused" when it ran and got no answer). NOT_TESTED when UDP was not scanned
+    or the port stayed silent. PASS per address otherwise."""
 
     id = "SVC-SNMP"
     udp_only = True
 
     def judge_service(self, host: HostPorts, svc: ServiceInfo, kind: _Kind) -> Finding:
-        evidence = {"community_test": "not run (opt-in test not implemented)"}
+        sysdescr = svc.probes.get(ProbeKey.SNMP_SYSDESCR)
+        opt_in = _opt_in_evidence(svc, "snmp_community")
+        if sysdescr:
+            evidence = {"community": "public", "sysdescr": _excerpt(sysdescr), **opt_in}
+            return self.service_finding(
+                Status.FAIL, host, svc, kind, "default_community", severity=Severity.HIGH, evidence=evidence
+            )
+        if "opt_in_not_enabled" in opt_in:
+            evidence = {"community_test": "not run", **opt_in}
+            message = "reachable"
+        else:
+            evidence = {"community_test": "public: no answer", **opt_in}
+            message = "community_refused"
         return self.service_finding(
-            Status.WARN, host, svc, kind, "reachable", severity=Severity.MEDIUM, evidence=evidence
+            Status.WARN, host, svc, kind, message, severity=Severity.MEDIUM, evidence=evidence
         )
 
 

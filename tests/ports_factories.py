@@ -52,6 +52,11 @@ def svc(
     )
 
 
+def opted(*names: str, **probes: str) -> dict[str, str]:
+    """Probes of a service scanned with the opt-in tests `names` enabled (what the collector marks)."""
+    return {"opt_in": ",".join(names), **probes}
+
+
 def https() -> ServiceInfo:
     return svc(443, "https", product="nginx", version="1.24.0", tunnel="ssl", probes={"http_title": "Mairie"})
 

@@ -7,9 +7,17 @@ What is sent, per in-scope address (nothing at all to an address outside the dec
    when the `udp` setting is on), with a few NSE scripts from the ``safe`` + ``discovery`` categories
    that only read what the service announces to any client (`SAFE_SCRIPTS`);
 2. our own greeting probes, one short connection each, on what nmap found open: SSH (read the banner
-   line, send nothing), FTP (banner, ``FEAT``, ``QUIT``: never USER/PASS), Redis (``PING``: never a
-   data command) and RDP (X.224 Connection Requests asking for TLS+CredSSP, then TLS only, to learn
-   whether Network Level Authentication is required). No credential is ever sent.
+   line, send nothing), FTP (banner, ``FEAT``, ``QUIT``: no USER/PASS unless `ftp_anonymous` is opted
+   in), Redis (``PING``: never a data command) and RDP (X.224 Connection Requests asking for
+   TLS+CredSSP, then TLS only, to learn whether Network Level Authentication is required). No
+   credential is sent (the anonymous FTP login of 3. is the only login ever attempted).
+3. only when the user names them in the `opt_in` setting (§3.3: "opt-in only"), and each only where it
+   applies: `ftp_anonymous` (in our FTP greeting, ``USER anonymous`` / ``PASS`` of a placeholder
+   address, then ``QUIT``: never a listing or a transfer), `ssh_auth_methods` (NSE ssh-auth-methods:
+   one "none" authentication request as a random user, no password) and `snmp_community` (NSE
+   snmp-sysdescr with the community "public", only when `udp` is on: one GET of sysDescr/sysUpTime).
+   Every service then carries ``probes["opt_in"]`` (the opt-in tests this run made) so that the
+   checks can tell "not enabled" from "enabled, nothing found".
 
 The pure half — `parse_nmap_xml`, `script_probes`, `port_spec`, the probe parsers — is tested on
 recorded XML (tests/data/nmap_*.xml). The I/O half is `PortsCollector._run_nmap` and `greet`.
@@ -82,6 +90,18 @@ DEFAULT_UDP_PORTS = "161,123,1900,500,4500,623,137,47808,3671,1434,389,11211,19,
 #: own tells whether NLA is required).
 SAFE_SCRIPTS = ("ssh2-enum-algos", "ssh-hostkey", "vnc-info", "http-title", "smb-protocols")
 
+#: opt-in tests the user can enable by name (`[collectors.ports] opt_in = [...]`), §3.3
+OPT_IN_PROBES = ("ftp_anonymous", "snmp_community", "ssh_auth_methods")
+#: the NSE script of each NSE-based opt-in test. Categories (script.db of 7.93): ssh-auth-methods is
+#: "auth", "intrusive" (it starts an authentication, which the server may log); snmp-sysdescr is
+#: "default", "discovery", "safe" (its dependency on snmp-brute only orders scripts: snmp-brute is
+#: never selected, so never run).
+OPT_IN_SCRIPTS = {"ssh_auth_methods": "ssh-auth-methods", "snmp_community": "snmp-sysdescr"}
+#: the only community string ever tried (the factory default the checklist names)
+SNMP_COMMUNITY = "public"
+#: the anonymous FTP password: an address of the reserved .invalid TLD, as RFC 1635 customs ask
+ANONYMOUS_PASSWORD = "cyberscan@example.invalid"
+
 MAX_TEXT = 300
 MAX_MX_HOSTS = 10
 #: seconds of the deadline kept back for the greeting probes after nmap
@@ -110,10 +130,24 @@ class _Settings:
     version_intensity: int
     scripts: bool
     greetings: bool
+    #: the opt-in tests enabled and applicable (ftp_anonymous needs greetings, snmp_community UDP)
+    opt_in: frozenset[str] = frozenset()
+    #: names in the `opt_in` setting that are no opt-in test (ignored, reported on every service)
+    opt_in_unknown: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, settings: Mapping[str, Any]) -> _Settings:
         merged = {**PortsCollector.defaults, **settings}
+        raw = merged["opt_in"]
+        # A typo must neither run something unexpected nor stop the whole scan: unknown names are
+        # ignored and reported ("opt_in_unknown" on every service, shown by the SVC checks).
+        names = [str(raw)] if isinstance(raw, str) else [str(n) for n in raw or ()]
+        names = [n.strip().lower() for n in names]
+        opt_in = {n for n in names if n in OPT_IN_PROBES}
+        if not bool(merged["greetings"]):
+            opt_in.discard("ftp_anonymous")  # it rides on our own FTP greeting
+        if not bool(merged["udp"]):
+            opt_in.discard("snmp_community")  # SNMP is UDP 161
         return cls(
             tcp_ports=str(merged["tcp_ports"]),
             top_ports=max(0, int(merged["top_ports"])),
@@ -125,6 +159,8 @@ class _Settings:
             version_intensity=min(9, max(0, int(merged["version_intensity"]))),
             scripts=bool(merged["scripts"]),
             greetings=bool(merged["greetings"]),
+            opt_in=frozenset(opt_in),
+            opt_in_unknown=tuple(dict.fromkeys(n for n in names if n not in OPT_IN_PROBES)),
         )
 
 
@@ -202,8 +238,15 @@ def nmap_arguments(settings: _Settings, tcp: str, udp: str, privileged: bool, ho
     ]
     if udp:
         args.append("-sU")
-    if settings.scripts:
-        args += ["--script", ",".join(SAFE_SCRIPTS)]
+    scripts = list(SAFE_SCRIPTS) if settings.scripts else []
+    # opt-in scripts run whenever the user named them, even with `scripts` off: they asked for them
+    scripts += [
+        OPT_IN_SCRIPTS[name] for name in OPT_IN_PROBES if name in OPT_IN_SCRIPTS and name in settings.opt_in
+    ]
+    if scripts:
+        args += ["--script", ",".join(scripts)]
+    if "snmp_community" in settings.opt_in:
+        args += ["--script-args", f"snmpcommunity={SNMP_COMMUNITY}"]
     ports = f"T:{tcp}" + (f",U:{udp}" if udp else "")
     return " ".join([*args, "-p", ports])
 
@@ -257,6 +300,21 @@ def script_probes(script: ET.Element) -> dict[str, str]:
         found["http_title"] = elems.get("title") or script.get("output") or ""
     elif sid == "smb-protocols" and "dialects" in tables:
         found["smb_dialects"] = ",".join(_elems(tables["dialects"]))
+    elif sid == "ssh-auth-methods":
+        methods = tables.get("Supported authentication methods")
+        if methods is not None:
+            found["ssh_auth_methods"] = ",".join(m.strip() for m in _elems(methods) if m.strip())
+        else:  # a plain string: "Failed to connect to ssh server"
+            found["ssh_auth_methods_error"] = script.get("output") or "no answer"
+    elif sid == "snmp-sysdescr":
+        # a plain string: sysDescr, then "  System uptime: …" on a second line; nothing at all when
+        # the community was refused (the script returns nil and nmap writes no <script> element)
+        lines = [ln.strip() for ln in (script.get("output") or "").splitlines() if ln.strip()]
+        if lines:
+            found["snmp_sysdescr"] = lines[0]
+        uptime = next((ln for ln in lines[1:] if ln.startswith("System uptime:")), None)
+        if uptime:
+            found["snmp_uptime"] = uptime.removeprefix("System uptime:").strip()
     return {k: _text(v) for k, v in found.items()}
 
 
@@ -407,10 +465,30 @@ def rdp_verdict(first: tuple[str, int | None], tls_only: tuple[str, int | None] 
     return {"rdp_negotiation": "no X.224 answer"}
 
 
-def greet(address: str, service: ServiceInfo, timeout: float) -> tuple[str | None, dict[str, str]]:
+def _ftp_code(reply: bytes) -> str:
+    return reply[:3].decode("latin-1") if reply[:3].isdigit() else ""
+
+
+def _ftp_anonymous(sock: socket.socket) -> str:
+    """The anonymous-login verdict: "allowed" on 230, "refused" on anything else.
+
+    Logs in and nothing more: the caller sends QUIT right after; no LIST, RETR or CWD ever.
+    """
+    sock.sendall(b"USER anonymous\r\n")
+    reply = _recv_until(sock, _ftp_reply_complete)
+    if _ftp_code(reply) == "331":
+        sock.sendall(f"PASS {ANONYMOUS_PASSWORD}\r\n".encode("ascii"))
+        reply = _recv_until(sock, _ftp_reply_complete)
+    return "allowed" if _ftp_code(reply) == "230" else "refused"
+
+
+def greet(
+    address: str, service: ServiceInfo, timeout: float, opt_in: frozenset[str] = frozenset()
+) -> tuple[str | None, dict[str, str]]:
     """(banner, probes) of our own greeting for `service`, or (None, {}) when we have none for it.
 
-    The caller checked that `address` is inside the scope.
+    `opt_in`: the opt-in tests the user enabled (only "ftp_anonymous" concerns a greeting). The caller
+    checked that `address` is inside the scope.
     """
     kind = greeting_kind(service)
     if kind is None:
@@ -433,16 +511,18 @@ def greet(address: str, service: ServiceInfo, timeout: float) -> tuple[str | Non
                 banner = _recv_until(sock, _ftp_reply_complete)
                 sock.sendall(b"FEAT\r\n")
                 feat = _recv_until(sock, _ftp_reply_complete)
+                anonymous = _ftp_anonymous(sock) if "ftp_anonymous" in opt_in else None
                 sock.sendall(b"QUIT\r\n")
             lines = [ln.strip() for ln in feat.decode("latin-1").splitlines()]
             features = [ln for ln in lines if ln and not ln[:3].isdigit()]
             auth_tls = any(ln.upper().startswith("AUTH") and "TLS" in ln.upper() for ln in features)
             first = banner.split(b"\r\n")[0]
-            return _printable(first), {
+            found = {
                 "ftp_banner": _printable(first),
                 "ftp_feat": clip("\n".join(features) if features else (lines[0] if lines else ""), MAX_TEXT),
                 "ftp_auth_tls": "yes" if auth_tls else "no",
             }
+            return _printable(first), found | ({"ftp_anonymous": anonymous} if anonymous else {})
         if kind == "redis":
             with connect() as sock:
                 sock.sendall(b"*1\r\n$4\r\nPING\r\n")
@@ -574,6 +654,9 @@ class PortsCollector(Collector):
         "scripts": True,
         # our own greeting probes (SSH banner, FTP FEAT, Redis PING, RDP negotiation)
         "greetings": True,
+        # opt-in tests, each enabled by name (§3.3): "ftp_anonymous", "snmp_community" (needs `udp`),
+        # "ssh_auth_methods"; none by default
+        "opt_in": [],
         # also scan the in-scope addresses of a domain target's MX hosts (one MX query)
         "mail": True,
     }
@@ -622,7 +705,8 @@ class PortsCollector(Collector):
             for h in hosts
         ]
         if settings.greetings:
-            hosts = self._greet_all(hosts, ctx)
+            hosts = self._greet_all(hosts, ctx, settings.opt_in)
+        hosts = _mark_opt_in(hosts, settings)
         return PortFacts(
             hosts=(*hosts, *errors),
             not_probed=tuple(plan.not_probed),
@@ -690,7 +774,9 @@ class PortsCollector(Collector):
         return version, command, hosts
 
     @staticmethod
-    def _greet_all(hosts: list[HostPorts], ctx: CollectorContext) -> list[HostPorts]:
+    def _greet_all(
+        hosts: list[HostPorts], ctx: CollectorContext, opt_in: frozenset[str] = frozenset()
+    ) -> list[HostPorts]:
         done = 0
         result: list[HostPorts] = []
         for host in hosts:
@@ -699,7 +785,9 @@ class PortsCollector(Collector):
                 if done < MAX_GREETINGS and greeting_kind(service) and ctx.remaining() > 1:
                     assert ctx.guard.scope.allows(host.address), host.address
                     done += 1
-                    banner, probes = greet(host.address, service, min(GREETING_TIMEOUT, ctx.op_timeout()))
+                    banner, probes = greet(
+                        host.address, service, min(GREETING_TIMEOUT, ctx.op_timeout()), opt_in
+                    )
                     service = dataclasses.replace(
                         service, banner=service.banner or banner, probes={**service.probes, **probes}
                     )
@@ -708,6 +796,23 @@ class PortsCollector(Collector):
                 HostPorts(host.address, host.names, host.state, tuple(services), host.error_kind, host.error)
             )
         return result
+
+
+def _mark_opt_in(hosts: list[HostPorts], settings: _Settings) -> list[HostPorts]:
+    """Every service carries which opt-in tests ran ("opt_in") and which names were ignored."""
+    marks: dict[str, str] = {}
+    if settings.opt_in:
+        marks["opt_in"] = ",".join(n for n in OPT_IN_PROBES if n in settings.opt_in)
+    if settings.opt_in_unknown:
+        marks["opt_in_unknown"] = _text(",".join(settings.opt_in_unknown))
+    if not marks:
+        return hosts
+    return [
+        dataclasses.replace(
+            h, services=tuple(dataclasses.replace(s, probes={**s.probes, **marks}) for s in h.services)
+        )
+        for h in hosts
+    ]
 
 
 def scanner_path(scanner: Any) -> str:
@@ -719,6 +824,7 @@ def scanner_path(scanner: Any) -> str:
 __all__ = [
     "DEFAULT_TCP_PORTS",
     "DEFAULT_UDP_PORTS",
+    "OPT_IN_PROBES",
     "SAFE_SCRIPTS",
     "PortsCollector",
     "greet",

@@ -1,7 +1,8 @@
 """Emulated service greetings (RDP, SMB, FTP, SSH, Redis, HTTP admin page, Telnet, VNC) for tests and demo.
 
 Each emulation answers just enough of its protocol for `nmap -sV`, its safe NSE scripts and the ports
-collector's own greeting probes to recognise it, and nothing more: no login ever succeeds, no data
+collector's own greeting probes to recognise it, and nothing more: no login ever succeeds (except
+the anonymous one of "ftp_anon", the opt-in probe's positive case), no data
 is served. One thread per listener (`socketserver.ThreadingTCPServer`), every connection bounded by
 a short socket timeout.
 
@@ -13,7 +14,10 @@ In-process use::
 As a process (e.g. inside a network namespace: ``ip netns exec NS python -m cyberscan.demo.services
 --bind 0.0.0.0 --service ftp=21 --service redis=6379``): prints ``READY name=port …`` on stdout once
 every listener is bound, and stops on SIGTERM/SIGINT. ``--record FILE`` appends one line per accepted
-connection ("address port service"), used to prove that an address was never probed.
+connection ("address port service"), used to prove that an address was never probed, and one line per
+command the FTP emulations receive ("address port service VERB", never the argument).
+
+"ftp_anon" is the FTP emulation that accepts an anonymous login (230), for the opt-in probe's tests.
 """
 
 from __future__ import annotations
@@ -86,13 +90,23 @@ FTP_FEAT = (
 )
 
 
-def serve_ftp(sock: socket.socket) -> None:
+def serve_ftp(
+    sock: socket.socket, log: Callable[[str], None] = lambda _: None, anonymous: bool = False
+) -> None:
+    """vsftpd-like dialogue; `log` gets each command verb (never its argument: PASS carries a secret).
+
+    With `anonymous` (the "ftp_anon" service), USER anonymous/ftp + any PASS is accepted (230), so a
+    test can prove the opt-in anonymous-login probe sees both outcomes. Nothing is ever served.
+    """
     sock.sendall(FTP_BANNER)
+    user = b""
     for _ in range(20):
         line = _read_line(sock)
         if not line:
             return
-        command = line.split(b" ", 1)[0].upper()
+        command, _, argument = line.partition(b" ")
+        command = command.upper()
+        log(command.decode("ascii", "replace")[:16])
         if command == b"FEAT":
             sock.sendall(FTP_FEAT)
         elif command == b"SYST":
@@ -100,8 +114,13 @@ def serve_ftp(sock: socket.socket) -> None:
         elif command == b"QUIT":
             sock.sendall(b"221 Goodbye.\r\n")
             return
-        elif command in (b"AUTH", b"USER", b"PASS"):
-            sock.sendall(b"530 Please login with USER and PASS.\r\n")
+        elif command == b"USER":
+            user = argument.strip().lower()
+            sock.sendall(b"331 Please specify the password.\r\n")
+        elif command == b"PASS" and anonymous and user in (b"anonymous", b"ftp"):
+            sock.sendall(b"230 Login successful.\r\n")
+        elif command == b"PASS":
+            sock.sendall(b"530 Login incorrect.\r\n")
         else:
             sock.sendall(b"530 Please login with USER and PASS.\r\n")
 
@@ -319,8 +338,15 @@ def serve_record_only(sock: socket.socket) -> None:
     _read_exact(sock, 1)
 
 
+#: emulations that report each command verb they receive (ServiceSet.commands, the --record file)
+LOGGING_HANDLERS: Mapping[str, Callable[[socket.socket, Callable[[str], None]], None]] = {
+    "ftp": serve_ftp,
+    "ftp_anon": lambda sock, log: serve_ftp(sock, log, anonymous=True),
+}
+
 HANDLERS: Mapping[str, Handler] = {
     "ftp": serve_ftp,
+    "ftp_anon": lambda sock: serve_ftp(sock, anonymous=True),
     "ssh": serve_ssh,
     "telnet": serve_telnet,
     "smb": serve_smb,
@@ -346,6 +372,7 @@ class _Server(socketserver.ThreadingTCPServer):
     def __init__(
         self, address: tuple[str, int], service: str, record: Callable[[str, int, str], None]
     ) -> None:
+        # `record` is also called with "service VERB" for each command of a logging emulation
         self.service = service
         self.record = record
         super().__init__(address, _Handler)
@@ -359,8 +386,13 @@ class _Handler(socketserver.BaseRequestHandler):
         peer = self.client_address[0] if isinstance(self.client_address, tuple) else "?"
         server.record(str(peer), int(server.server_address[1]), server.service)
         sock.settimeout(IO_TIMEOUT)
+        port = int(server.server_address[1])
         with contextlib.suppress(OSError, ValueError):  # a scanner hanging up mid-greeting is normal
-            HANDLERS[server.service](sock)
+            logging = LOGGING_HANDLERS.get(server.service)
+            if logging is not None:
+                logging(sock, lambda verb: server.record(str(peer), port, f"{server.service} {verb}"))
+            else:
+                HANDLERS[server.service](sock)
 
 
 class ServiceSet:
@@ -370,6 +402,8 @@ class ServiceSet:
         self.address = address
         self.ports: dict[str, int] = {}
         self.connections: list[tuple[str, int, str]] = []
+        #: (peer, port, "service VERB") for each command an FTP emulation received
+        self.commands: list[tuple[str, int, str]] = []
         self._servers: list[_Server] = []
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -398,7 +432,7 @@ class ServiceSet:
 
     def _record(self, peer: str, port: int, service: str) -> None:
         with self._lock:
-            self.connections.append((peer, port, service))
+            (self.commands if " " in service else self.connections).append((peer, port, service))
             if self._record_path:
                 with open(self._record_path, "a", encoding="utf-8") as log:
                     log.write(f"{peer} {port} {service}\n")
@@ -553,7 +587,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--service", action="append", default=[], help="name[=port], repeatable; 'all' = every emulation"
     )
-    parser.add_argument("--record", help="append 'peer port service' per accepted connection to this file")
+    parser.add_argument(
+        "--record", help="append 'peer port service' per accepted connection (and FTP command) to this file"
+    )
     args = parser.parse_args(argv)
     services = parse_service_specs(args.service or ["all"])
     stop = threading.Event()

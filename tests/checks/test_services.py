@@ -49,6 +49,11 @@ def contains(text: str) -> Callable[[Any], bool]:
     return lambda value: text in str(value)
 
 
+def _absent(value: Any) -> bool:
+    """The evidence has no such key (check_table hands over its bare `object()` sentinel)."""
+    return type(value) is object
+
+
 # --------------------------------------------------------------------------------------------------
 # Rules shared by every check
 
@@ -391,6 +396,39 @@ FTP = cases(
         Status.WARN,
         "auth_tls",
         anonymous_login=contains("not tested"),
+        opt_in_not_enabled=["ftp_anonymous"],
+    ),
+    case(
+        "anonymous-allowed",
+        on(pf.svc(21, "ftp", probes=pf.opted("ftp_anonymous", ftp_feat="AUTH TLS", ftp_anonymous="allowed"))),
+        Status.FAIL,
+        "anonymous",
+        severity=Severity.HIGH,
+        anonymous_login="allowed",
+        opt_in_not_enabled=_absent,
+    ),
+    case(
+        "anonymous-refused",
+        on(pf.svc(21, "ftp", probes=pf.opted("ftp_anonymous", ftp_feat="AUTH TLS", ftp_anonymous="refused"))),
+        Status.WARN,
+        "auth_tls",
+        anonymous_login="refused",
+        opt_in_not_enabled=_absent,
+    ),
+    case(
+        "anonymous-no-answer",
+        on(pf.svc(21, "ftp", probes=pf.opted("ftp_anonymous", ftp_feat="EPSV"))),
+        Status.FAIL,
+        "cleartext",
+        anonymous_login="not tested",
+    ),
+    case(
+        "unknown-opt-in-name",
+        on(pf.svc(21, "ftp", probes={"ftp_feat": "EPSV", "opt_in_unknown": "ftp_anon"})),
+        Status.FAIL,
+        "cleartext",
+        opt_in_unknown=["ftp_anon"],
+        opt_in_not_enabled=["ftp_anonymous"],
     ),
 )
 
@@ -448,6 +486,23 @@ SSH = cases(
         Status.WARN,
         "weak",
         weaknesses="password authentication",
+        opt_in_not_enabled=["ssh_auth_methods"],
+    ),
+    case(
+        "password-opted-in",
+        _ssh(ssh_auth_methods="publickey,password", opt_in="ssh_auth_methods"),
+        Status.WARN,
+        "weak",
+        weaknesses="password authentication",
+        ssh_auth_methods="publickey,password",
+        opt_in_not_enabled=_absent,
+    ),
+    case(
+        "publickey-only-opted-in",
+        _ssh(opt_in="ftp_anonymous,ssh_auth_methods"),
+        Status.INFO,
+        "exposed",
+        opt_in_not_enabled=_absent,
     ),
     case("ssh-on-other-port", on(pf.svc(2200, "ssh", product="OpenSSH")), Status.INFO, "exposed"),
 )
@@ -890,6 +945,29 @@ SNMP = cases(
         "reachable",
         severity=Severity.MEDIUM,
         community_test=contains("not run"),
+        opt_in_not_enabled=["snmp_community"],
+    ),
+    case(
+        "default-community",
+        on(
+            pf.udp(
+                161, "snmp", probes=pf.opted("snmp_community", snmp_sysdescr="Linux nas 5.10 " + "x" * 300)
+            )
+        ),
+        Status.FAIL,
+        "default_community",
+        severity=Severity.HIGH,
+        sysdescr=lambda v: v.startswith("Linux nas 5.10") and len(v) <= 200,
+        opt_in_not_enabled=_absent,
+    ),
+    case(
+        "community-refused",
+        on(pf.udp(161, "snmp", probes=pf.opted("snmp_community"))),
+        Status.WARN,
+        "community_refused",
+        severity=Severity.MEDIUM,
+        community_test=contains("no answer"),
+        opt_in_not_enabled=_absent,
     ),
     case(
         "silent",

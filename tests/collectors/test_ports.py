@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from cyberscan.collectors.ports import (
     top_ports,
 )
 from cyberscan.collectors.ports_facts import PortFacts, ServiceInfo
-from cyberscan.demo.services import NetnsHost, netns_unavailable, rdp_confirm
+from cyberscan.demo.services import NetnsHost, ServiceSet, netns_unavailable, rdp_confirm
 from cyberscan.models import ErrorKind
 from cyberscan.net.guard import NetworkGuard
 from cyberscan.net.resolver import Resolver
@@ -112,6 +113,57 @@ def test_arguments_are_the_safe_ones() -> None:
     assert args.startswith("-n -Pn -sT -sV --version-intensity 5 -T3 --max-rate 50")
     assert "-sU" not in args and args.endswith("-p T:21")
     assert not any(s in args for s in ("brute", "ftp-anon", "vuln", "intrusive"))
+
+
+def test_opt_in_is_off_by_default_and_validated() -> None:
+    assert PortsCollector.defaults["opt_in"] == []
+    assert ports._Settings.from_mapping({}).opt_in == frozenset()
+    settings = ports._Settings.from_mapping(
+        {"opt_in": ["ftp_anonymous", "SSH_auth_methods", "snmp_community", "ftp_anon"], "udp": False}
+    )
+    # snmp_community needs UDP: named but not applicable, so not run (and not claimed as run)
+    assert settings.opt_in == {"ftp_anonymous", "ssh_auth_methods"}
+    assert settings.opt_in_unknown == ("ftp_anon",)
+    no_greetings = ports._Settings.from_mapping({"opt_in": ["ftp_anonymous"], "greetings": False})
+    assert no_greetings.opt_in == frozenset()
+
+
+def test_opt_in_scripts_only_when_named() -> None:
+    default = ports.nmap_arguments(ports._Settings.from_mapping({}), "21", "161", True, 60)
+    assert "ssh-auth-methods" not in default and "snmp" not in default
+    settings = ports._Settings.from_mapping({"opt_in": ["ssh_auth_methods", "snmp_community"], "udp": True})
+    args = ports.nmap_arguments(settings, "22", "161", True, 60)
+    assert f"--script {','.join(ports.SAFE_SCRIPTS)},snmp-sysdescr,ssh-auth-methods " in args
+    assert "--script-args snmpcommunity=public" in args
+    only_opt_in = ports._Settings.from_mapping({"opt_in": ["ssh_auth_methods"], "scripts": False})
+    assert "--script ssh-auth-methods -p" in ports.nmap_arguments(only_opt_in, "22", "", True, 60)
+
+
+# Shaped as nmap 7.93 writes them: ssh-auth-methods returns an output table whose only key is a list
+# (one <table> of <elem>s); snmp-sysdescr returns a plain string (sysDescr, newline, uptime line).
+_SSH_AUTH_XML = (
+    '<script id="ssh-auth-methods" output="&#xa;  Supported authentication methods: &#xa;    publickey&#xa;'
+    '    password"><table key="Supported authentication methods">&#xa;<elem>publickey</elem>&#xa;'
+    "<elem>password</elem>&#xa;</table>&#xa;</script>"
+)
+_SSH_AUTH_FAILED_XML = '<script id="ssh-auth-methods" output="Failed to connect to ssh server"/>'
+_SNMP_XML = (
+    '<script id="snmp-sysdescr" output="Linux nas 5.10.55 #42661 SMP Fri Mar 3 2023 x86_64&#xa;'
+    '  System uptime: 28 days, 17:18:59 (248153900 timeticks)"/>'
+)
+
+
+def test_opt_in_script_outputs_are_parsed() -> None:
+    assert ports.script_probes(ET.fromstring(_SSH_AUTH_XML)) == {"ssh_auth_methods": "publickey,password"}
+    assert ports.script_probes(ET.fromstring(_SSH_AUTH_FAILED_XML)) == {
+        "ssh_auth_methods_error": "Failed to connect to ssh server"
+    }
+    assert ports.script_probes(ET.fromstring(_SNMP_XML)) == {
+        "snmp_sysdescr": "Linux nas 5.10.55 #42661 SMP Fri Mar 3 2023 x86_64",
+        "snmp_uptime": "28 days, 17:18:59 (248153900 timeticks)",
+    }
+    long = _SNMP_XML.replace("Linux nas", "x" * 400)
+    assert len(ports.script_probes(ET.fromstring(long))["snmp_sysdescr"]) <= ports.MAX_TEXT
 
 
 def test_rdp_negotiation_parsing() -> None:
@@ -219,3 +271,65 @@ def test_out_of_scope_address_never_probed(scanned: tuple[PortFacts, NetworkGuar
     assert OUT_OF_SCOPE not in facts.nmap_args and IN_SCOPE in facts.nmap_args
     assert OUT_OF_SCOPE not in {h.address for h in facts.hosts}
     assert any(r.address == OUT_OF_SCOPE for r in guard.refusals())
+
+
+# --- live: the opt-in anonymous FTP login, on loopback emulations -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ftp_runs() -> Iterator[
+    tuple[dict[int, ServiceInfo], dict[int, ServiceInfo], list[str], list[str], ServiceSet]
+]:
+    """Two collector runs on 127.0.0.1 (plain FTP + anonymous FTP): without, then with the opt-in."""
+    with ServiceSet.start("127.0.0.1", {"ftp": 0, "ftp_anon": 0}) as emulations:
+        guard = _guard({}, ("127.0.0.0/8",))
+        spec = f"{emulations.ports['ftp']},{emulations.ports['ftp_anon']}"
+        target = parse_target("127.0.0.1")
+        without = PortsCollector().collect(target, _ctx(guard, tcp_ports=spec, scripts=False))
+        commands_without = [c for _, _, c in emulations.commands]
+        opted = _ctx(guard, tcp_ports=spec, scripts=False, opt_in=["ftp_anonymous"])
+        with_opt_in = PortsCollector().collect(target, opted)
+        commands_with = [c for _, _, c in emulations.commands][len(commands_without) :]
+        yield (
+            _by_port(without, "127.0.0.1"),
+            _by_port(with_opt_in, "127.0.0.1"),
+            commands_without,
+            commands_with,
+            emulations,
+        )
+
+
+_nmap = pytest.mark.skipif(
+    shutil.which("nmap") is None, reason="nmap is not installed (apt-get install nmap)"
+)
+
+
+@_nmap
+def test_anonymous_ftp_login_only_when_opted_in(
+    ftp_runs: tuple[dict[int, ServiceInfo], dict[int, ServiceInfo], list[str], list[str], ServiceSet],
+) -> None:
+    without, with_opt_in, commands_without, commands_with, emulations = ftp_runs
+    plain, anon = emulations.ports["ftp"], emulations.ports["ftp_anon"]
+    # without the opt-in: the greeting ran (FEAT) but no login was ever attempted, and nothing is claimed
+    assert "FEAT" in " ".join(commands_without)
+    assert not any(c.endswith((" USER", " PASS")) for c in commands_without), commands_without
+    assert "ftp_anonymous" not in without[plain].probes and "opt_in" not in without[anon].probes
+    # with it: both outcomes, and never a listing, a transfer or a directory change
+    assert with_opt_in[anon].probes["ftp_anonymous"] == "allowed"
+    assert with_opt_in[plain].probes["ftp_anonymous"] == "refused"
+    assert with_opt_in[plain].probes["opt_in"] == "ftp_anonymous"
+    assert {"ftp USER", "ftp PASS", "ftp_anon USER", "ftp_anon PASS"} <= set(commands_with)
+    verbs = {c.split(" ")[1] for c in commands_with}
+    assert verbs <= {"FEAT", "USER", "PASS", "QUIT"}, verbs
+
+
+def test_opt_in_probe_keys_match_the_checks() -> None:
+    import inspect
+
+    from cyberscan.checks.services import ProbeKey
+
+    source = inspect.getsource(ports)
+    for key in (ProbeKey.FTP_ANONYMOUS, ProbeKey.SNMP_SYSDESCR, ProbeKey.SSH_AUTH_METHODS, ProbeKey.OPT_IN):
+        assert f'"{key}"' in source, key
+    assert f'"{ProbeKey.OPT_IN_UNKNOWN}"' in source
+    assert set(ports.OPT_IN_PROBES) == {"ftp_anonymous", "snmp_community", "ssh_auth_methods"}
