@@ -118,15 +118,18 @@ def _check_output(path: str | None) -> None:
     """Fail before scanning, not after, when the report could not be written."""
     if path in (None, "-"):
         return
-    parent = Path(path).expanduser().resolve().parent
-    if not parent.is_dir():
-        fail(f"output directory does not exist: {parent}")
+    target = Path(path).expanduser()
+    if target.is_dir():
+        fail(f"output is a directory, not a file: {path}")
+    if not target.resolve().parent.is_dir():
+        fail(f"output directory does not exist: {target.resolve().parent}")
 
 
-def _write(path: str | None, text: str, what: str) -> None:
+def _write(path: str | None, text: str, what: str) -> bool:
+    """Write `text`; False when it could not be (it is then printed, so nothing collected is lost)."""
     if path in (None, "-"):
         click.echo(text, nl=False)
-        return
+        return True
     try:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
@@ -135,6 +138,8 @@ def _write(path: str | None, text: str, what: str) -> None:
             f"cyberscan: error: cannot write {what} to {path}: {exc.strerror}; printing it instead", err=True
         )
         click.echo(text, nl=False)
+        return False
+    return True
 
 
 def _progress(enabled: bool, total: int) -> tuple[Callable[[TargetResult], None] | None, Callable[[], None]]:
@@ -234,7 +239,10 @@ def scan(
     replay = _load_facts(facts_file, registry) if facts_file else None
     target_list = _read_targets(targets, input_file)
     if not target_list and replay is not None:
-        target_list = [parse_target(name) for name in replay.targets]
+        try:
+            target_list = [parse_target(name) for name in replay.targets]
+        except TargetError as exc:
+            fail(f"{facts_file}: {exc}")
     if not target_list:
         fail("no target given (e.g. `cyberscan scan mairie-exemple.fr`, or -i targets.txt)")
     _check_output(output)
@@ -248,14 +256,16 @@ def scan(
         fail(str(exc))
     finally:
         stop()
+    written = True
     if save_facts is not None:
-        _write(
+        written = _write(
             str(save_facts),
             json.dumps(run.archive.to_json(__version__), ensure_ascii=False, indent=1),
             "facts",
         )
-    _emit(run, fmt, output, quiet)
-    sys.exit(_exit_code(run, settings, strict))
+    written = _emit(run, fmt, output, quiet) and written
+    # A report that could not be written is an error for cron even though it was printed instead.
+    sys.exit(_exit_code(run, settings, strict) if written else EXIT_USAGE)
 
 
 def _load_facts(path: Path, registry: Registry) -> FactsArchive:
@@ -267,25 +277,30 @@ def _load_facts(path: Path, registry: Registry) -> FactsArchive:
         fail(f"cannot read facts file {path}: {exc.strerror}")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         fail(f"{path}: not a JSON facts file ({exc})")
+    except RecursionError:
+        fail(f"{path}: nested too deeply to be a cyberscan facts file")
     except (FactsDecodeError, TypeError, ValueError, AttributeError) as exc:
         fail(f"{path}: {exc}")
 
 
-def _emit(run: ScanRun, fmt: str, output: str | None, quiet: bool) -> None:
+def _emit(run: ScanRun, fmt: str, output: str | None, quiet: bool) -> bool:
+    """Write the report; False when it had to be printed instead of written."""
     to_file = output not in (None, "-")
+    written = True
     if fmt == "json":
-        _write(output, dumps(run.report), "JSON report")
+        written = _write(output, dumps(run.report), "JSON report")
     elif fmt == "html":
         from .reporting.html_report import render_html  # jinja2 only when HTML is asked for
 
-        _write(output, render_html(run.report), "HTML report")
+        written = _write(output, render_html(run.report), "HTML report")
     elif to_file:
         buffer = Console(file=io.StringIO(), width=120, color_system=None)
         print_summary(run.report, buffer)
-        _write(output, buffer.file.getvalue(), "summary")  # type: ignore[attr-defined]
+        written = _write(output, buffer.file.getvalue(), "summary")  # type: ignore[attr-defined]
     # The terminal summary goes to stdout only when stdout does not carry the report itself.
     if not quiet and ((fmt == "text") != to_file):
         print_summary(run.report, Console(highlight=False, soft_wrap=True))
+    return written
 
 
 def _exit_code(run: ScanRun, settings: Settings, strict: bool) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ DEFAULT_USER_AGENT = (
     f"cyberscan/{__version__} (audit d'exposition Internet; +https://example.invalid/cyberscan)"
 )
 LANGS = ("fr", "en")
+MAX_JOBS = 64
 
 
 class ConfigError(ValueError):
@@ -152,6 +154,8 @@ class _Loader:
             data = tomllib.loads(self.text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{self.path}: {exc}") from None
+        except RecursionError:
+            raise ConfigError(f"{self.path}: nested too deeply to be a cyberscan configuration") from None
         for key in data:
             if key not in _TOP_LEVEL:
                 raise self.fail(
@@ -173,8 +177,13 @@ class _Loader:
                 raise self.fail(where, f"unknown key 'scan.{key}' (expected one of {sorted(_SCAN_KEYS)})")
             if not isinstance(value, expected) or isinstance(value, bool):
                 raise self.fail(where, f"'scan.{key}' has the wrong type ({type(value).__name__})")
-            if key in ("timeout", "deadline", "jobs") and isinstance(value, int | float) and value <= 0:
-                raise self.fail(where, f"'scan.{key}' must be positive")
+            number = value if isinstance(value, int | float) else None
+            if key in ("timeout", "deadline", "jobs") and not (
+                number is not None and math.isfinite(number) and number > 0
+            ):
+                raise self.fail(where, f"'scan.{key}' must be a positive, finite number")
+            if key == "jobs" and number is not None and number > MAX_JOBS:
+                raise self.fail(where, f"'scan.jobs' must be at most {MAX_JOBS}")
             if key == "lang" and value not in LANGS:
                 raise self.fail(where, f"'scan.lang' must be one of {list(LANGS)}")
             if key == "fail_on":

@@ -15,6 +15,10 @@ class DataFileError(ValueError):
     """A data file cannot be read, parsed or installed."""
 
 
+class DataUnavailable(str):
+    """Handed to a check instead of its data when the file could not be loaded: the text says why."""
+
+
 def user_data_dir() -> Path:
     """Where `cyberscan data update` installs files: $CYBERSCAN_DATA_DIR, else the XDG data directory."""
     explicit = os.environ.get("CYBERSCAN_DATA_DIR")

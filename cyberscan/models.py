@@ -76,7 +76,8 @@ class ErrorInfo:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ErrorInfo:
-        return cls(ErrorKind(data["kind"]), str(data["detail"]), str(data["source"]))
+        # Bounded like any other text from a file the user may have received from elsewhere.
+        return cls(ErrorKind(data["kind"]), str(data["detail"])[:2000], str(data["source"])[:100])
 
 
 @dataclass(frozen=True)

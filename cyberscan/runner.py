@@ -11,8 +11,9 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .bounds import MAX_PARAM_TEXT, bound_params, clip
 from .config import Settings
-from .datafiles import load_data
+from .datafiles import DataFileError, DataUnavailable, load_data
 from .metadata import CheckMeta
 from .models import CollectorRun, ErrorInfo, ErrorKind, Finding, NotProbed, RunStatus, Status, TargetResult
 from .net.guard import NetworkGuard
@@ -94,7 +95,11 @@ def select_checks(
         params = {**reg.meta.params, **(conf.params if conf else {})}
         for param, name in reg.cls.data_files.items():
             if conf is None or param not in conf.params:
-                params[param] = load_data(name)[0]
+                try:
+                    params[param] = load_data(name)[0]
+                except DataFileError as exc:
+                    # Only this check suffers: it gets the reason instead of the data, and says so.
+                    params[param] = DataUnavailable(str(exc))
         selected.append(SelectedCheck(reg, meta, params, forced))
     if not selected:
         raise SelectionError("no check selected: check --only, --skip and `enabled` in the configuration")
@@ -155,6 +160,8 @@ class FactsArchive:
 
 def error_finding(selected: SelectedCheck, target: str, error: ErrorInfo) -> Finding:
     """The `error` finding standing for a check that could not run."""
+    # Error details can carry text from a target or a facts file: bounded and cleaned like any param.
+    detail = clip(error.detail, MAX_PARAM_TEXT)
     return Finding(
         check_id=selected.id,
         target=target,
@@ -162,8 +169,8 @@ def error_finding(selected: SelectedCheck, target: str, error: ErrorInfo) -> Fin
         status=Status.ERROR,
         severity=selected.meta.severity,
         message_id="error",
-        params={"detail": error.detail},
-        error=error,
+        params=bound_params({"detail": detail}),
+        error=replace(error, detail=detail),
     )
 
 
@@ -260,24 +267,20 @@ class Scanner:
         runs: list[CollectorRun] = []
         pending: dict[Future[Facts], tuple[str, float]] = {}
         for facts_type in self.needed_facts():
-            collector_cls = self.registry.collector_for(facts_type)
             kind = facts_type.kind
-            if collector_cls is None:
+            try:
+                fut = self._start_collector(facts_type, target, guard, deadline)
+            except Exception as exc:  # a collector that cannot even start (broken install, plugin bug)
+                log.debug("collector %s could not start", kind, exc_info=True)
+                failures[kind] = ErrorInfo(ErrorKind.BUG, f"{type(exc).__name__}: {exc}", kind)
+                runs.append(CollectorRun(kind, RunStatus.ERROR, 0.0, failures[kind]))
+                continue
+            if fut is None:
                 failures[kind] = ErrorInfo(
                     ErrorKind.TOOL_MISSING, f"no collector provides '{kind}' facts", kind
                 )
                 runs.append(CollectorRun(kind, RunStatus.ERROR, 0.0, failures[kind]))
                 continue
-            ctx = CollectorContext(
-                settings={**collector_cls.defaults, **self.settings.collectors.get(collector_cls.name, {})},
-                timeout=self.settings.timeout,
-                deadline=deadline,
-                guard=guard,
-                user_agent=self.settings.user_agent,
-                ca_bundle=self.settings.ca_bundle,
-                requests=self._requests_for(facts_type),
-            )
-            fut = _in_daemon_thread(f"collect-{kind}-{target.name}", collector_cls().collect, target, ctx)
             pending[fut] = (kind, time.monotonic())
         # A collector stuck past the deadline is abandoned, not awaited: its own network timeouts end
         # its thread later, and being a daemon thread it cannot hold the process once the report is out.
@@ -299,6 +302,24 @@ class Scanner:
         self._remember(target, facts, failures)
         runs.sort(key=lambda r: r.name)
         return facts, failures, runs, guard.refusals()
+
+    def _start_collector(
+        self, facts_type: type[Facts], target: Target, guard: NetworkGuard, deadline: float
+    ) -> Future[Facts] | None:
+        collector_cls = self.registry.collector_for(facts_type)  # may import it now, and fail
+        if collector_cls is None:
+            return None
+        ctx = CollectorContext(
+            settings={**collector_cls.defaults, **self.settings.collectors.get(collector_cls.name, {})},
+            timeout=self.settings.timeout,
+            deadline=deadline,
+            guard=guard,
+            user_agent=self.settings.user_agent,
+            ca_bundle=self.settings.ca_bundle,
+            requests=self._requests_for(facts_type),
+        )
+        name = f"collect-{facts_type.kind}-{target.name}"
+        return _in_daemon_thread(name, collector_cls().collect, target, ctx)
 
     @staticmethod
     def _outcome(fut: Future[Facts], kind: str, facts: dict[str, Facts]) -> ErrorInfo | None:

@@ -131,3 +131,57 @@ def test_demo_writes_schema_valid_reports(tmp_path: Path) -> None:
         "HTML report" in stdout
         and json.loads((out / "facts.json").read_text())["format"] == "cyberscan-facts"
     )
+
+
+@pytest.mark.parametrize(
+    ("config", "words"),
+    [
+        ("[scan]\ndeadline = inf\n", "must be a positive, finite number"),
+        ("[scan]\ntimeout = nan\n", "must be a positive, finite number"),
+        ("[scan]\njobs = 100000\n", "at most 64"),
+        ("a=" + "{b=" * 1000 + "1" + "}" * 1000 + "\n", "nested too deeply"),
+    ],
+)
+def test_config_values_that_would_break_the_scan_are_refused(tmp_path: Path, config: str, words: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(config, encoding="utf-8")
+    code, _, err = invoke("scan", "mairie.fr", "-c", str(path))
+    assert code == 2 and words in err and "Traceback" not in err
+
+
+def test_hostile_facts_files_are_one_line_errors(tmp_path: Path) -> None:
+    bad_name = tmp_path / "names.json"
+    bad_name.write_text('{"format": "cyberscan-facts", "version": 1, "targets": {"pas une cible!!": {}}}')
+    code, _, err = invoke("scan", "--facts", str(bad_name))
+    assert code == 2 and "invalid host name" in err and "Traceback" not in err
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 200000 + "]" * 200000)
+    code, _, err = invoke("scan", "--facts", str(deep))
+    assert code == 2 and "nested too deeply" in err
+
+
+def test_error_details_from_a_facts_file_are_bounded_and_cleaned(tmp_path: Path) -> None:
+    detail = "\x1b[31mRED\x1b]0;TITLE\x07 </pre><script>x</script>" + "A" * 20000
+    facts = {
+        "format": "cyberscan-facts",
+        "version": 1,
+        "targets": {
+            "mairie-exemple.fr": {
+                "kind": "domain",
+                "facts": {},
+                "errors": {"http": {"kind": "timeout", "detail": detail, "source": "http"}},
+            }
+        },
+    }
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps(facts), encoding="utf-8")
+    code, out, _ = invoke("scan", "--facts", str(path), "--only", "WEB-HSTS")
+    assert code == 0 and "\x1b" not in out and len(out) < 5000
+    code, out, _ = invoke("scan", "--facts", str(path), "--only", "WEB-HSTS", "-f", "json")
+    finding = json.loads(out)["targets"][0]["findings"][0]
+    assert len(finding["error"]["detail"]) <= 200 and "\x1b" not in finding["params"]["detail"]
+
+
+def test_output_that_is_a_directory_is_refused_before_scanning(tmp_path: Path) -> None:
+    code, _, err = invoke("scan", "mairie.fr", "-f", "json", "-o", str(tmp_path))
+    assert code == 2 and "output is a directory" in err

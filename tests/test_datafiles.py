@@ -80,3 +80,26 @@ def test_configuration_still_wins_over_the_data_file(data_dir: Path) -> None:
     settings = Settings(checks={"SVC-EDGE-KNOWN-VULN": CheckSettings(params={"catalogue": entries})})
     [selected] = select_checks(load_registry(load_plugins=False), settings, only=["SVC-EDGE-KNOWN-VULN"])
     assert selected.params["catalogue"] == entries
+
+
+def test_a_corrupt_user_catalogue_makes_only_its_check_an_error(data_dir: Path, tmp_path: Path) -> None:
+    (data_dir / "edge_vulns.json").write_text("{broken", encoding="utf-8")
+    facts = tmp_path / "facts.json"
+    facts.write_text(
+        json.dumps(
+            {
+                "format": "cyberscan-facts",
+                "version": 1,
+                "targets": {
+                    "192.0.2.10": {"kind": "ip", "facts": {"ports": {"hosts": [{"address": "192.0.2.10"}]}}}
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["scan", "--facts", str(facts), "--only", "SVC-*", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    findings = {f["check_id"]: f for f in json.loads(result.stdout)["targets"][0]["findings"]}
+    assert findings["SVC-EDGE-KNOWN-VULN"]["status"] == "error"
+    assert "cannot read data file edge_vulns.json" in findings["SVC-EDGE-KNOWN-VULN"]["message"]
+    assert findings["SVC-RDP-EXPOSED"]["status"] == "pass"  # the other checks are unaffected

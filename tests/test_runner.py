@@ -12,6 +12,7 @@ from engine_fakes import (
     Raises,
     Silent,
     SlowCollector,
+    SlowFacts,
     fake_registry,
 )
 
@@ -134,3 +135,16 @@ def test_an_abandoned_collector_does_not_keep_the_process_alive(tmp_path) -> Non
     )
     assert done.stdout.strip() == "deadline", done.stderr
     assert time.monotonic() - started < 10
+
+
+def test_a_collector_that_cannot_start_only_affects_its_own_checks() -> None:
+    # E.g. a broken sslyze install: importing the collector fails.
+    registry = fake_registry(AtLeast, NeedsSlow)
+    registry.collectors[SlowFacts] = "cyberscan.collectors.nonexistent:Nothing"
+    settings = Settings(deadline=2.0)
+    [result] = Scanner(registry, settings, select_checks(registry, settings)).scan([parse_target("a.fr")])
+    findings = by_check(result)
+    assert findings["TST-COUNT-MIN"].status is Status.PASS
+    assert findings["TST-SLOW"].status is Status.ERROR
+    assert "ModuleNotFoundError" in findings["TST-SLOW"].error.detail
+    assert [(r.name, r.status.value) for r in result.collector_runs] == [("count", "ok"), ("slow", "error")]
