@@ -1003,9 +1003,10 @@ class IcsBms(_SvcCheck):
 
 
 class Amplifiers(_SvcCheck):
-    """FAIL (medium): a UDP service usable for DDoS amplification answered (NTP, SSDP, CLDAP, Memcached,
-    chargen, QOTD, WS-Discovery, Ubiquiti discovery). NOT_TESTED when UDP was off or the port stayed
-    silent. The amplification factor is shown only when the collector measured it."""
+    """FAIL (medium): a UDP service usable for DDoS amplification answered "monlist" or with a measured
+    response larger than the request. WARN: it answers, amplification not measured. NOT_TESTED when UDP
+    was off or the port stayed silent. Services: NTP, SSDP, CLDAP, Memcached, chargen, QOTD, WS-Discovery,
+    Ubiquiti discovery."""
 
     id = "SVC-AMPLIFIERS"
     udp_only = True
@@ -1019,7 +1020,11 @@ class Amplifiers(_SvcCheck):
         if monlist:
             evidence["ntp_monlist"] = _excerpt(monlist)
             return self.service_finding(Status.FAIL, host, svc, kind, "monlist", evidence=evidence)
-        return self.service_finding(Status.FAIL, host, svc, kind, "exposed", evidence=evidence)
+        if measured:
+            return self.service_finding(Status.FAIL, host, svc, kind, "exposed", evidence=evidence)
+        # The checklist fails a response larger than the request; an answer alone (any NTP or DNS
+        # server gives one) proves reachability, not amplification: a warning until it is measured.
+        return self.service_finding(Status.WARN, host, svc, kind, "answers", evidence=evidence)
 
 
 class InfraApi(_SvcCheck):
