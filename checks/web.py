@@ -268,6 +268,14 @@ class _WebCheck(Check):
                 unanswered.append(resp)
         return answered, unanswered
 
+    def _single_probe(self, host: WebHost, key: str, level: ProbeLevel) -> HttpResponse | Finding:
+        """The answer to one probe, or the finding that ends the judgement (scope, missing, no answer)."""
+        outcome = self._probes(host, [key], level)
+        if isinstance(outcome, Finding):
+            return outcome
+        answered, unanswered = outcome
+        return self._probe_error(host, unanswered, 1) if unanswered else answered[key]
+
     def _probe_error(self, host: WebHost, unanswered: Sequence[HttpResponse], total: int) -> Finding:
         first = unanswered[0]
         detail = f"{len(unanswered)} of {total} probes got no answer, e.g. {first.url}: {first.error or '?'}"
@@ -1010,16 +1018,10 @@ class ErrorDisclosure(_WebCheck):
         return [HttpProbe(_ERROR_PREFIX + path, path, ProbeLevel.ACTIVE, _p_int(params, "max_bytes"))]
 
     def judge(self, host: WebHost) -> Iterator[Finding]:
-        key = _ERROR_PREFIX + _p_str(self.params, "probe_path")
-        outcome = self._probes(host, [key], ProbeLevel.ACTIVE)
-        if isinstance(outcome, Finding):
-            yield outcome
+        resp = self._single_probe(host, _ERROR_PREFIX + _p_str(self.params, "probe_path"), ProbeLevel.ACTIVE)
+        if isinstance(resp, Finding):
+            yield resp
             return
-        answered, unanswered = outcome
-        if unanswered:
-            yield self._probe_error(host, unanswered, 1)
-            return
-        resp = answered[key]
         for product, pattern in _DEBUG_SIGNATURES:
             match = pattern.search(resp.body)
             if match is not None:
@@ -1696,15 +1698,10 @@ class Cors(_WebCheck):
         return [HttpProbe(_CORS_KEY, "/", ProbeLevel.PASSIVE, 1024, (("origin", origin),))]
 
     def judge(self, host: WebHost) -> Iterator[Finding]:
-        outcome = self._probes(host, [_CORS_KEY], ProbeLevel.PASSIVE)
-        if isinstance(outcome, Finding):
-            yield outcome
+        resp = self._single_probe(host, _CORS_KEY, ProbeLevel.PASSIVE)
+        if isinstance(resp, Finding):
+            yield resp
             return
-        answered, unanswered = outcome
-        if unanswered:
-            yield self._probe_error(host, unanswered, 1)
-            return
-        resp = answered[_CORS_KEY]
         url = resp.url
         allowed = (resp.header("access-control-allow-origin") or "").strip()
         credentials = (resp.header("access-control-allow-credentials") or "").strip().lower() == "true"
