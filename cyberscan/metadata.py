@@ -54,13 +54,26 @@ class CheckMeta:
     params: Mapping[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     opt_in: bool = False
+    #: how much fixing costs (report's effort class): see EFFORTS
+    effort: str | None = None
+    #: the asset the check judges, which decides who acts (the commune or the asset's provider): ASSETS
+    asset: str | None = None
 
     @property
     def family(self) -> str:
         return self.id.split("-", 1)[0]
 
 
+#: "quick": a setting in a panel or one DNS record, under an hour, free; "ticket": a request to the
+#: hoster or provider; "project": planned work, a purchase or a contract change.
+EFFORTS = ("quick", "ticket", "project")
+#: what the check is about, mapped to an owner by the configuration or by detection (MX, NS, hosting):
+#: the web host, the mail platform, the DNS host, the registrar, or the commune's own network.
+ASSETS = ("web", "mail", "dns", "domain", "network")
+
 _ALLOWED_KEYS = {
+    "effort",
+    "asset",
     "severity",
     "title",
     "rationale",
@@ -142,6 +155,12 @@ def parse_check_meta(check_id: str, raw: Mapping[str, Any]) -> CheckMeta:
         raise MetadataError(f"{check_id}: tags must be a list of strings")
     if not isinstance(opt_in, bool):
         raise MetadataError(f"{check_id}: opt_in must be true or false")
+    effort = raw.get("effort")
+    if effort is not None and effort not in EFFORTS:
+        raise MetadataError(f"{check_id}: effort must be one of {list(EFFORTS)}")
+    asset = raw.get("asset")
+    if asset is not None and asset not in ASSETS:
+        raise MetadataError(f"{check_id}: asset must be one of {list(ASSETS)}")
     return CheckMeta(
         id=check_id,
         severity=severity,
@@ -153,6 +172,8 @@ def parse_check_meta(check_id: str, raw: Mapping[str, Any]) -> CheckMeta:
         params=params,
         tags=tuple(tags),
         opt_in=opt_in,
+        effort=effort,
+        asset=asset,
     )
 
 

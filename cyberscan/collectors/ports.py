@@ -54,7 +54,7 @@ from ..net.guard import NetworkGuard, OutOfScopeError
 from ..net.resolver import ResolutionError
 from ..plugin import Collector, CollectorContext, CollectorError
 from ..scope import ProbeLevel
-from ..targets import Target, TargetKind, normalise_hostname
+from ..targets import Target, TargetKind
 from .ports_facts import HostPorts, PortFacts, ServiceInfo
 
 #: every TCP port §1.4 names, grouped by check (SVC-PORT-SURFACE's expected profile included)
@@ -103,7 +103,6 @@ SNMP_COMMUNITY = "public"
 ANONYMOUS_PASSWORD = "cyberscan@example.invalid"
 
 MAX_TEXT = 300
-MAX_MX_HOSTS = 10
 #: seconds of the deadline kept back for the greeting probes after nmap
 GREETING_RESERVE = 10.0
 #: greeting probes per target, at most
@@ -606,7 +605,7 @@ def plan_addresses(target: Target, guard: NetworkGuard, mx_hosts: Sequence[str] 
 
 def _mx_hosts(domain: str, ctx: CollectorContext) -> tuple[list[str], HostPorts | None]:
     try:
-        answer = ctx.guard.resolver.dns.resolve(domain, "MX", search=False, lifetime=ctx.op_timeout())
+        hosts = ctx.guard.resolver.mx_hosts(domain, ctx.op_timeout())
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
         return [], None
     except dns.exception.Timeout:
@@ -615,18 +614,7 @@ def _mx_hosts(domain: str, ctx: CollectorContext) -> tuple[list[str], HostPorts 
         return [], HostPorts(
             "", (domain,), "unknown", (), ErrorKind.DNS_FAILURE.value, _text(f"MX lookup: {exc}")
         )
-    names: list[str] = []
-    for record in sorted(answer, key=lambda r: (r.preference, r.exchange.to_text())):
-        exchange = record.exchange.to_text(omit_final_dot=True)
-        if not exchange or exchange == ".":
-            continue
-        try:
-            name = normalise_hostname(exchange)
-        except ValueError:
-            continue
-        if name not in names:
-            names.append(name)
-    return names[:MAX_MX_HOSTS], None
+    return hosts, None
 
 
 class PortsCollector(Collector):

@@ -64,10 +64,10 @@ from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocat
 
 from ..bounds import clip
 from ..net.guard import NetworkGuard, OutOfScopeError
-from ..net.resolver import ResolutionError
+from ..net.resolver import ResolutionError, mx_names
 from ..plugin import Collector, CollectorContext
 from ..scope import ProbeLevel
-from ..targets import Target, TargetKind, normalise_hostname
+from ..targets import Target, TargetKind
 from .tls_facts import (
     ACTIVE_COMMANDS,
     PASSIVE_COMMANDS,
@@ -85,7 +85,6 @@ from .tls_facts import (
 #: Endpoints scanned at once. apex and www usually are one server: with sslyze's default of 10,
 #: a domain target would open 2 × 5 connections to it; 4 keeps a target with MX hosts quick.
 MAX_PARALLEL_ENDPOINTS = 4
-MAX_MX_HOSTS = 10
 MAX_CHAIN = 10
 MAX_SANS = 100
 MAX_URLS = 10
@@ -718,14 +717,14 @@ class TlsCollector(Collector):
         """MX hosts by preference; a failed MX lookup becomes an error endpoint (domain, SMTP port)."""
         spec = EndpointSpec(domain, smtp_port, "smtp", "smtp")
         try:
-            answer = ctx.guard.resolver.dns.resolve(domain, "MX", search=False, lifetime=ctx.op_timeout())
+            hosts = ctx.guard.resolver.mx_hosts(domain, ctx.op_timeout())
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return [], None  # no mail domain: no mail endpoint, nothing to report
         except dns.exception.Timeout:
             return [], error_endpoint(spec, "timeout", f"MX lookup for {domain} timed out")
         except dns.exception.DNSException as exc:
             return [], error_endpoint(spec, "dns", f"MX lookup for {domain} failed: {exc}")
-        return mx_names((r.preference, r.exchange) for r in answer), None
+        return hosts, None
 
     def scan_endpoints(
         self, specs: Sequence[EndpointSpec], ctx: CollectorContext, commands: Collection[str] | None = None
@@ -805,21 +804,6 @@ class TlsCollector(Collector):
         )
         scanner.queue_scans(requests)
         return {result.uuid: result for result in scanner.get_results()}
-
-
-def mx_names(records: Iterable[tuple[int, dns.name.Name]]) -> list[str]:
-    """MX host names by preference, normalised; a null MX (RFC 7505, ".") and bad names are skipped."""
-    names: list[str] = []
-    for _, exchange in sorted(records, key=lambda r: (r[0], r[1].to_text())):
-        if exchange == dns.name.root:
-            continue
-        try:
-            name = normalise_hostname(exchange.to_text(omit_final_dot=True))
-        except ValueError:
-            continue
-        if name not in names:
-            names.append(name)
-    return names[:MAX_MX_HOSTS]
 
 
 def _pin(guard: NetworkGuard, host: str) -> tuple[str, bool]:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import dns.exception
+import dns.name
 import dns.rdatatype
 import dns.resolver
 
 from ..models import ErrorKind
+from ..targets import normalise_hostname
+
+#: MX hosts kept per domain: a hostile zone could list thousands, each costing probes.
+MAX_MX_HOSTS = 10
 
 
 class ResolverConfigError(ValueError):
@@ -70,6 +75,7 @@ class Resolver:
     ) -> None:
         self._static = {k.lower().rstrip("."): v for k, v in (static_hosts or {}).items()}
         self._cache: dict[str, list[str] | ResolutionError] = {}
+        self._mx_cache: dict[str, list[str] | dns.exception.DNSException] = {}
         self._lock = threading.Lock()
         self._config_error: str | None = None
         try:
@@ -88,6 +94,28 @@ class Resolver:
     def dns(self) -> dns.resolver.Resolver:
         """The underlying dnspython resolver, for collectors that need raw queries."""
         return self._resolver
+
+    def mx_hosts(self, domain: str, lifetime: float) -> list[str]:
+        """MX host names of `domain` by preference, asked once per scan for every collector needing them.
+
+        Raises dnspython's exceptions (NXDOMAIN, NoAnswer, Timeout, DNSException), each collector
+        mapping them to its own facts; the outcome is cached so the TLS, ports and mail collectors
+        of one target send one MX query between them.
+        """
+        name = domain.lower().rstrip(".")
+        with self._lock:
+            cached = self._mx_cache.get(name)
+        if cached is None:
+            try:
+                answer = self._resolver.resolve(name, "MX", search=False, lifetime=lifetime)
+                cached = mx_names((r.preference, r.exchange) for r in answer)
+            except dns.exception.DNSException as exc:
+                cached = exc
+            with self._lock:
+                self._mx_cache[name] = cached
+        if isinstance(cached, dns.exception.DNSException):
+            raise cached
+        return list(cached)
 
     def addresses(self, host: str) -> list[str]:
         """IPv4 then IPv6 addresses of `host` (an IP literal is returned as is)."""
@@ -136,3 +164,18 @@ class Resolver:
         if failures:
             return failures[0]
         return ResolutionError(ErrorKind.DNS_FAILURE, f"{name}: no A or AAAA record", "no_address")
+
+
+def mx_names(records: Iterable[tuple[int, dns.name.Name]]) -> list[str]:
+    """MX host names by preference, normalised; a null MX (RFC 7505, ".") and bad names are skipped."""
+    names: list[str] = []
+    for _, exchange in sorted(records, key=lambda r: (r[0], r[1].to_text())):
+        if exchange == dns.name.root:
+            continue
+        try:
+            name = normalise_hostname(exchange.to_text(omit_final_dot=True))
+        except ValueError:
+            continue
+        if name not in names:
+            names.append(name)
+    return names[:MAX_MX_HOSTS]
