@@ -114,6 +114,20 @@ def _settings(registry: Registry, config: Path | None, **cli: Any) -> Settings:
     return dataclasses.replace(settings, **changes)
 
 
+def _with_trust_anchor(settings: Settings, path: Path) -> Settings:
+    """Check the anchor file now (a typo must not become an error finding per target), then pass it on."""
+    from .collectors.dnssec import parse_trust_anchor
+
+    try:
+        parse_trust_anchor(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        fail(f"--trust-anchor {path}: {exc.strerror or exc}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        fail(f"--trust-anchor {path}: {exc}")
+    dns_settings = {**settings.collectors.get("dns", {}), "trust_anchor": str(path.resolve())}
+    return dataclasses.replace(settings, collectors={**settings.collectors, "dns": dns_settings})
+
+
 def _check_output(path: str | None) -> None:
     """Fail before scanning, not after, when the report could not be written."""
     if path in (None, "-"):
@@ -176,6 +190,11 @@ def _progress(enabled: bool, total: int) -> tuple[Callable[[TargetResult], None]
     "--ca-bundle", type=click.Path(path_type=Path, dir_okay=False), help="Extra trust anchors (PEM)."
 )
 @click.option(
+    "--trust-anchor",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="DNSSEC trust anchor (DS or DNSKEY records, zone-file syntax) instead of the IANA root key.",
+)
+@click.option(
     "-f", "--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True
 )
 @click.option("-o", "--output", metavar="FILE", help="Write the report to FILE ('-' for stdout).")
@@ -206,6 +225,7 @@ def scan(
     resolver: str | None,
     hosts: tuple[str, ...],
     ca_bundle: Path | None,
+    trust_anchor: Path | None,
     fmt: str,
     output: str | None,
     lang: str | None,
@@ -236,6 +256,8 @@ def scan(
         deadline=deadline,
         jobs=jobs,
     )
+    if trust_anchor is not None:
+        settings = _with_trust_anchor(settings, trust_anchor)
     replay = _load_facts(facts_file, registry) if facts_file else None
     target_list = _read_targets(targets, input_file)
     if not target_list and replay is not None:

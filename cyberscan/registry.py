@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 from .checklist import load_checklist
+from .collectors.dns_facts import DnsSnapshot
 from .collectors.http_facts import HttpFacts
+from .collectors.mail_facts import MailFacts
 from .collectors.ports_facts import PortFacts
+from .collectors.rdap_facts import RdapFacts
 from .collectors.tls_facts import TlsFacts
 from .metadata import CheckMeta, MetadataError, load_module_metadata
 from .plugin import Check, Collector, Facts
@@ -30,6 +33,9 @@ BUILTIN_COLLECTORS: dict[type[Facts], str] = {
     HttpFacts: "cyberscan.collectors.http:HttpCollector",
     TlsFacts: "cyberscan.collectors.tls:TlsCollector",
     PortFacts: "cyberscan.collectors.ports:PortsCollector",
+    DnsSnapshot: "cyberscan.collectors.dns:DnsCollector",
+    MailFacts: "cyberscan.collectors.mail:MailCollector",
+    RdapFacts: "cyberscan.collectors.rdap:RdapCollector",
 }
 
 
