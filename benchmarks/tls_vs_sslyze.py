@@ -36,9 +36,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cyberscan.collectors.tls_facts import ACTIVE_COMMANDS, PASSIVE_COMMANDS
-from cyberscan.demo.tlsserver import LOOPBACK, LocalTlsServer, free_port
+from cyberscan.demo.tlsserver import LOOPBACK, LocalTlsServer, TlsProfile, free_port
 
 HOST = "modern.test"
+
+#: `--server gnutls`: the same modern endpoint served by gnutls-serv, which multiplexes connections
+#: instead of serving them one at a time like `openssl s_server -www` (whose one-second sleeps then
+#: decide the timings more than either tool does).
+GNUTLS_MODERN = TlsProfile(
+    "modern_gnutls",
+    "gnutls-serv: TLS 1.2 + 1.3, ECDHE with AEAD only, P-256 certificate",
+    engine="gnutls",
+    options=(
+        "--priority",
+        "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM"
+        ":+CHACHA20-POLY1305:-KX-ALL:+ECDHE-ECDSA",
+    ),
+    binds_all_interfaces=True,
+)
 
 #: sslyze CLI flag of each scan command the collector runs on an in-scope endpoint
 SSLYZE_FLAGS = {
@@ -178,8 +193,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--direct", action="store_true", help="time the collector in a python -c helper, not the CLI"
     )
+    parser.add_argument(
+        "--server",
+        choices=["openssl", "gnutls"],
+        default="openssl",
+        help="local server program: openssl s_server (default) or gnutls-serv (concurrent connections)",
+    )
     args = parser.parse_args(argv)
-    with LocalTlsServer("modern", [HOST]) as server, tempfile.TemporaryDirectory() as tmp:
+    profile = GNUTLS_MODERN if args.server == "gnutls" else "modern"
+    # gnutls-serv has no bind option: it listens on every interface, and only loopback connects to it.
+    with LocalTlsServer(profile, [HOST], allow_all_interfaces=True) as server, tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         ours_label = "cyberscan (collector)" if args.direct else "cyberscan (CLI)"
         label = "sslyze CLI (default scan)" if args.sslyze_default else "sslyze CLI (same commands)"
@@ -201,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"  run {index + 1}: {contender.label:<22} {times[contender.label][-1]:.2f} s", flush=True
                 )
     print(
-        f"\none local endpoint ({HOST}:{server.port} -> {LOOPBACK}, openssl s_server 'modern'),"
+        f"\none local endpoint ({HOST}:{server.port} -> {LOOPBACK}, {server.profile.description}),"
         f" {args.runs} runs each"
     )
     print(f"{'wall seconds':<22} {'min':>8} {'median':>8} {'max':>8}")

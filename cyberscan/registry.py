@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import logging
 import os
 import pkgutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -43,13 +44,28 @@ class PluginError(Exception):
     """A family module breaks the contract (no CHECKS, no metadata, class without table…)."""
 
 
-@dataclass(frozen=True)
 class RegisteredCheck:
-    """A check class joined with its metadata and where it came from."""
+    """A check class joined with its metadata and where it came from.
 
-    cls: type[Check]
-    meta: CheckMeta
-    source: str
+    A built-in family's TOML is parsed on first use of one of its checks' metadata, not at
+    start-up: parsing every family costs more than a one-family scan's own overhead
+    (`--only 'TLS-*'`, `checks explain`). The contract test suite validates every built-in family.
+    """
+
+    __slots__ = ("_load", "_meta", "cls", "source")
+
+    def __init__(self, cls: type[Check], meta: CheckMeta | Callable[[], CheckMeta], source: str) -> None:
+        self.cls = cls
+        self.source = source
+        self._meta = meta if isinstance(meta, CheckMeta) else None
+        self._load = None if isinstance(meta, CheckMeta) else meta
+
+    @property
+    def meta(self) -> CheckMeta:
+        if self._meta is None:
+            assert self._load is not None
+            self._meta = self._load()
+        return self._meta
 
     @property
     def id(self) -> str:
@@ -95,20 +111,42 @@ def plugins_disabled() -> bool:
     return os.environ.get("CYBERSCAN_NO_PLUGINS", "") not in ("", "0")
 
 
-def family_checks(module: ModuleType) -> tuple[list[RegisteredCheck], list[type[Collector]]]:
-    """Read a family module's CHECKS (and optional COLLECTORS) and join them with its TOML metadata."""
+@functools.cache
+def family_metadata(package: str, module_name: str) -> dict[str, CheckMeta]:
+    """A family's metadata, parsed once per process (raises PluginError)."""
+    try:
+        return load_module_metadata(package, module_name)
+    except MetadataError as exc:
+        raise PluginError(str(exc)) from None
+
+
+def _declared_checks(module: ModuleType) -> list[type[Check]]:
     checks = getattr(module, "CHECKS", None)
     if not isinstance(checks, list | tuple) or not all(
         isinstance(c, type) and issubclass(c, Check) for c in checks
     ):
         raise PluginError(f"{module.__name__}: CHECKS must be a list of Check subclasses")
+    return list(checks)
+
+
+def _builtin_meta(module_name: str, check_id: str) -> CheckMeta:
+    try:
+        return family_metadata(BUILTIN_PACKAGE, module_name)[check_id]
+    except KeyError:
+        raise PluginError(f"{BUILTIN_PACKAGE}.{module_name}: no metadata for {check_id}") from None
+
+
+def family_checks(module: ModuleType) -> tuple[list[RegisteredCheck], list[type[Collector]]]:
+    """Read a family module's CHECKS (and optional COLLECTORS) and join them with its TOML metadata.
+
+    Validated eagerly (every class has a table, every table a class): a third-party plugin that
+    breaks the contract is skipped at load. Built-ins use `builtin_family_checks`.
+    """
+    checks = _declared_checks(module)
     package, _, short = module.__name__.rpartition(".")
     if not package:
         raise PluginError(f"{module.__name__}: a plugin module must live inside a package")
-    try:
-        metas = load_module_metadata(package, short)
-    except MetadataError as exc:
-        raise PluginError(str(exc)) from None
+    metas = family_metadata(package, short)
     without_meta = sorted(c.id for c in checks if c.id not in metas)
     without_class = sorted(set(metas) - {c.id for c in checks})
     if without_meta or without_class:
@@ -119,6 +157,16 @@ def family_checks(module: ModuleType) -> tuple[list[RegisteredCheck], list[type[
     collectors = list(getattr(module, "COLLECTORS", []))
     source = "builtin" if package == BUILTIN_PACKAGE else module.__name__
     return [RegisteredCheck(c, metas[c.id], source) for c in checks], collectors
+
+
+def builtin_family_checks(module: ModuleType) -> tuple[list[RegisteredCheck], list[type[Collector]]]:
+    """A built-in family's checks, their metadata read on first use (see RegisteredCheck)."""
+    short = module.__name__.rpartition(".")[2]
+    checks = [
+        RegisteredCheck(c, functools.partial(_builtin_meta, short, c.id), "builtin")
+        for c in _declared_checks(module)
+    ]
+    return checks, list(getattr(module, "COLLECTORS", []))
 
 
 def _builtin_modules() -> Iterator[ModuleType]:
@@ -139,7 +187,7 @@ def load_registry(load_plugins: bool = True) -> Registry:
     catalogue = load_checklist().check_ids
     registry.collectors.update(BUILTIN_COLLECTORS)
     for module in _builtin_modules():
-        checks, collectors = family_checks(module)
+        checks, collectors = builtin_family_checks(module)
         for reg in checks:
             if reg.id not in catalogue:
                 raise PluginError(f"built-in check {reg.id} is not in the checklist catalogue")

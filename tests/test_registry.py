@@ -3,6 +3,7 @@
 import importlib
 import json
 import os
+import pkgutil
 import subprocess
 import sys
 import textwrap
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cyberscan.registry import load_registry
+from cyberscan.registry import BUILTIN_PACKAGE, family_checks, load_registry
 
 CHECK_MODULE = '''
 from cyberscan import Check, Status
@@ -68,6 +69,18 @@ def test_builtin_families_are_discovered() -> None:
     assert "WEB-HSTS" in registry.checks
     assert all(reg.source == "builtin" for reg in registry.checks.values())
     assert list(registry.checks) == sorted(registry.checks)
+
+
+def test_every_builtin_family_passes_the_eager_plugin_validation() -> None:
+    """Built-ins load their metadata lazily; the plugin path's eager validation must accept them all."""
+    lazy = load_registry(load_plugins=False)
+    package = importlib.import_module(BUILTIN_PACKAGE)
+    eager: dict[str, str] = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        if not info.name.startswith("_"):
+            checks, _ = family_checks(importlib.import_module(f"{BUILTIN_PACKAGE}.{info.name}"))
+            eager.update({reg.id: reg.meta.title.fr for reg in checks})
+    assert eager == {cid: reg.meta.title.fr for cid, reg in lazy.checks.items()}
 
 
 def test_plugins_good_broken_and_clashing(plugins_on: Path) -> None:

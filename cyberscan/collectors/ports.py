@@ -44,8 +44,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import dns.exception
-import dns.resolver
 import nmap
 
 from ..bounds import clip
@@ -604,6 +602,8 @@ def plan_addresses(target: Target, guard: NetworkGuard, mx_hosts: Sequence[str] 
 
 
 def _mx_hosts(domain: str, ctx: CollectorContext) -> tuple[list[str], HostPorts | None]:
+    import dns.resolver  # NXDOMAIN/NoAnswer; imported with the first MX lookup
+
     try:
         hosts = ctx.guard.resolver.mx_hosts(domain, ctx.op_timeout())
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):

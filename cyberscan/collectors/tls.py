@@ -37,9 +37,6 @@ from traceback import TracebackException
 from typing import Any, ClassVar
 from uuid import UUID
 
-import dns.exception
-import dns.name
-import dns.resolver
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
@@ -715,6 +712,8 @@ class TlsCollector(Collector):
     @staticmethod
     def _mx_hosts(domain: str, smtp_port: int, ctx: CollectorContext) -> tuple[list[str], TlsEndpoint | None]:
         """MX hosts by preference; a failed MX lookup becomes an error endpoint (domain, SMTP port)."""
+        import dns.resolver  # NXDOMAIN/NoAnswer: imported with the first MX lookup, not at start-up
+
         spec = EndpointSpec(domain, smtp_port, "smtp", "smtp")
         try:
             hosts = ctx.guard.resolver.mx_hosts(domain, ctx.op_timeout())

@@ -5,14 +5,16 @@ from __future__ import annotations
 import ipaddress
 import threading
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import dns.exception
-import dns.name
-import dns.rdatatype
-import dns.resolver
 
 from ..models import ErrorKind
 from ..targets import normalise_hostname
+
+if TYPE_CHECKING:
+    import dns.name
+    from dns.resolver import Resolver as DnsResolver
 
 #: MX hosts kept per domain: a hostile zone could list thousands, each costing probes.
 MAX_MX_HOSTS = 10
@@ -78,22 +80,37 @@ class Resolver:
         self._mx_cache: dict[str, list[str] | dns.exception.DNSException] = {}
         self._lock = threading.Lock()
         self._config_error: str | None = None
-        try:
-            self._resolver = dns.resolver.Resolver(configure=nameserver is None)
-        except dns.resolver.NoResolverConfiguration as exc:
-            self._resolver = dns.resolver.Resolver(configure=False)
-            self._config_error = f"no system resolver configured ({exc}); use --resolver"
-        if nameserver is not None:
-            self._resolver.nameservers = [nameserver[0]]
-            self._resolver.port = nameserver[1]
-        self._resolver.lifetime = timeout
-        self._resolver.timeout = timeout
+        self._nameserver = nameserver
+        self._timeout = timeout
+        self._resolver: DnsResolver | None = None
         self.description = f"{nameserver[0]}:{nameserver[1]}" if nameserver else "system"
 
     @property
-    def dns(self) -> dns.resolver.Resolver:
-        """The underlying dnspython resolver, for collectors that need raw queries."""
-        return self._resolver
+    def dns(self) -> DnsResolver:
+        """The underlying dnspython resolver, for collectors that need raw queries.
+
+        Built on first use: dnspython's resolver costs ~45 ms to import, which a scan of IP targets
+        or of names pinned with `--resolve` never needs to pay.
+        """
+        with self._lock:
+            if self._resolver is None:
+                self._resolver = self._build()
+            return self._resolver
+
+    def _build(self) -> DnsResolver:
+        from dns.resolver import NoResolverConfiguration, Resolver
+
+        try:
+            resolver = Resolver(configure=self._nameserver is None)
+        except NoResolverConfiguration as exc:
+            resolver = Resolver(configure=False)
+            self._config_error = f"no system resolver configured ({exc}); use --resolver"
+        if self._nameserver is not None:
+            resolver.nameservers = [self._nameserver[0]]
+            resolver.port = self._nameserver[1]
+        resolver.lifetime = self._timeout
+        resolver.timeout = self._timeout
+        return resolver
 
     def mx_hosts(self, domain: str, lifetime: float) -> list[str]:
         """MX host names of `domain` by preference, asked once per scan for every collector needing them.
@@ -107,7 +124,7 @@ class Resolver:
             cached = self._mx_cache.get(name)
         if cached is None:
             try:
-                answer = self._resolver.resolve(name, "MX", search=False, lifetime=lifetime)
+                answer = self.dns.resolve(name, "MX", search=False, lifetime=lifetime)
                 cached = mx_names((r.preference, r.exchange) for r in answer)
             except dns.exception.DNSException as exc:
                 cached = exc
@@ -139,13 +156,17 @@ class Resolver:
         return list(cached)
 
     def _lookup(self, name: str) -> list[str] | ResolutionError:
+        import dns.rdatatype
+        import dns.resolver
+
+        resolver = self.dns
         if self._config_error:
             return ResolutionError(ErrorKind.DNS_FAILURE, self._config_error)
         found: list[str] = []
         failures: list[ResolutionError] = []
         for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
             try:
-                answer = self._resolver.resolve(name, rdtype, search=False)
+                answer = resolver.resolve(name, rdtype, search=False)
                 found.extend(sorted(r.to_text() for r in answer))
             except dns.resolver.NXDOMAIN:
                 return ResolutionError(
@@ -168,6 +189,8 @@ class Resolver:
 
 def mx_names(records: Iterable[tuple[int, dns.name.Name]]) -> list[str]:
     """MX host names by preference, normalised; a null MX (RFC 7505, ".") and bad names are skipped."""
+    import dns.name
+
     names: list[str] = []
     for _, exchange in sorted(records, key=lambda r: (r[0], r[1].to_text())):
         if exchange == dns.name.root:
