@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,9 +13,13 @@ from typing import Any
 
 from . import __version__
 from ._compat import tomllib
+from .metadata import ASSETS
 from .models import Severity
+from .owners import COMMUNE, MAX_OWNER_NAME
 from .registry import Registry
+from .reporting.grading import AREAS, Weights
 from .scope import Scope, ScopeError
+from .waivers import Waiver, WaiverError, parse_waiver
 
 DEFAULT_USER_AGENT = (
     f"cyberscan/{__version__} (audit d'exposition Internet; +https://example.invalid/cyberscan)"
@@ -36,6 +42,18 @@ class CheckSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """What `[report]` adds to the report: the commune, the branding and the grading weights."""
+
+    commune: str | None = None
+    insee: str | None = None
+    organisation: str | None = None
+    #: the logo read at load time, as a data: URI (PNG, JPEG or a script-free SVG, at most 200 KB)
+    logo_data_uri: str | None = None
+    weights: Weights = field(default_factory=Weights)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a scan needs to know, built once and passed down (never a module global)."""
 
@@ -51,6 +69,10 @@ class Settings:
     fail_on: Severity | None = None
     collectors: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     checks: Mapping[str, CheckSettings] = field(default_factory=dict)
+    report: ReportSettings = field(default_factory=ReportSettings)
+    #: asset ("web", "mail", "dns", "domain", "network") -> who runs it; "commune" = the commune itself
+    owners: Mapping[str, str] = field(default_factory=dict)
+    waivers: tuple[Waiver, ...] = ()
     source: str | None = None
 
 
@@ -65,7 +87,18 @@ _SCAN_KEYS: dict[str, type | tuple[type, ...]] = {
     "user_agent": str,
     "fail_on": str,
 }
-_TOP_LEVEL = {"scan", "hosts", "collectors", "checks"}
+_TOP_LEVEL = {"scan", "hosts", "collectors", "checks", "report", "owners", "waivers"}
+_REPORT_KEYS = ("commune", "insee", "organisation", "logo", "weights")
+_WEIGHT_KEYS = ("severity", "area", "provider_factor")
+_REPORT_TEXT_MAX = 200
+# A commune's INSEE code: 5 digits, or Corsica's 2A/2B followed by 3 digits.
+_INSEE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
+MAX_LOGO_BYTES = 200 * 1024
+MAX_WEIGHT = 1000.0
+# An SVG logo is refused if it could carry active content. The renderer also embeds it only through
+# <img>, where browsers run no script and fetch nothing: this check is the second lock, not the only one.
+_SVG_ACTIVE = re.compile(r"<script|\son[a-z]+\s*=|javascript:|<foreignobject|<!entity", re.IGNORECASE)
+_TOML_POSITION = re.compile(r"^(?P<message>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)$")
 
 
 def _type_ok(value: Any, default: Any) -> bool:
@@ -111,6 +144,7 @@ def locate(text: str, path: tuple[str, ...]) -> int | None:
     """Line number (1-based) where `path` is defined in TOML `text`; tomllib keeps no positions."""
     table: tuple[str, ...] = ()
     best: int | None = None
+    inline: int | None = None
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -130,7 +164,9 @@ def locate(text: str, path: tuple[str, ...]) -> int | None:
                 full = table + key
                 if full[: len(path)] == path:
                     return number
-    return best
+                if inline is None and path[: len(full)] == full:
+                    inline = number  # `key = { … }`: the path is inside this inline table
+    return inline or best
 
 
 class _Loader:
@@ -153,6 +189,11 @@ class _Loader:
         try:
             data = tomllib.loads(self.text)
         except tomllib.TOMLDecodeError as exc:
+            # tomllib puts the position at the end of its message: move it to the usual file:line: prefix.
+            found = _TOML_POSITION.match(str(exc))
+            if found:
+                where = f"{self.path}:{found['line']}"
+                raise ConfigError(f"{where}: {found['message']} (column {found['column']})") from None
             raise ConfigError(f"{self.path}: {exc}") from None
         except RecursionError:
             raise ConfigError(f"{self.path}: nested too deeply to be a cyberscan configuration") from None
@@ -166,6 +207,9 @@ class _Loader:
         values["hosts"] = self.hosts(self.table(data.get("hosts", {}), ("hosts",)))
         values["collectors"] = self.collectors(self.table(data.get("collectors", {}), ("collectors",)))
         values["checks"] = self.checks(self.table(data.get("checks", {}), ("checks",)))
+        values["report"] = self.report(self.table(data.get("report", {}), ("report",)))
+        values["owners"] = self.owners(self.table(data.get("owners", {}), ("owners",)))
+        values["waivers"] = self.waivers(data.get("waivers", []))
         return Settings(**values)
 
     def scan(self, raw: dict[str, Any]) -> dict[str, Any]:
@@ -276,6 +320,151 @@ class _Loader:
                 params[key] = value
             out[check_id] = CheckSettings(enabled, severity, params)
         return out
+
+    def report(self, raw: dict[str, Any]) -> ReportSettings:
+        for key in raw:
+            if key not in _REPORT_KEYS:
+                raise self.fail(
+                    ("report", key), f"unknown key 'report.{key}' (expected one of {sorted(_REPORT_KEYS)})"
+                )
+        texts: dict[str, str | None] = {}
+        for key in ("commune", "insee", "organisation", "logo"):
+            value = raw.get(key)
+            if value is not None and not (
+                isinstance(value, str)
+                and value.strip()
+                and value.isprintable()
+                and len(value) <= _REPORT_TEXT_MAX
+            ):
+                raise self.fail(
+                    ("report", key),
+                    f"'report.{key}' must be one printable line of 1 to {_REPORT_TEXT_MAX} characters",
+                )
+            texts[key] = value.strip() if isinstance(value, str) else None
+        if texts["insee"] is not None and not _INSEE.match(texts["insee"]):
+            raise self.fail(
+                ("report", "insee"),
+                '\'report.insee\' must be a commune INSEE code (5 characters, e.g. "75056" or "2A004")',
+            )
+        logo = self.logo(texts["logo"]) if texts["logo"] else None
+        weights = self.weights(self.table(raw.get("weights", {}), ("report", "weights")))
+        return ReportSettings(texts["commune"], texts["insee"], texts["organisation"], logo, weights)
+
+    def logo(self, name: str) -> str:
+        where = ("report", "logo")
+        path = (self.path.parent / name).resolve()
+        try:
+            if path.stat().st_size > MAX_LOGO_BYTES:
+                raise self.fail(where, f"'report.logo' is larger than {MAX_LOGO_BYTES // 1024} KB: {path}")
+            content = path.read_bytes()[: MAX_LOGO_BYTES + 1]
+        except OSError as exc:
+            raise self.fail(where, f"'report.logo' cannot be read: {exc.strerror or exc}: {path}") from None
+        if len(content) > MAX_LOGO_BYTES:  # grew between stat() and read
+            raise self.fail(where, f"'report.logo' is larger than {MAX_LOGO_BYTES // 1024} KB: {path}")
+        # The type comes from the bytes, not the file name: a renamed file must not change what is embedded.
+        if content.startswith(b"\x89PNG\r\n\x1a\n"):
+            mime = "image/png"
+        elif content.startswith(b"\xff\xd8\xff"):
+            mime = "image/jpeg"
+        else:
+            try:
+                text = content.decode("utf-8")
+            except UnicodeDecodeError:
+                text = ""
+            if "<svg" not in text.lower():
+                raise self.fail(where, f"'report.logo' must be a PNG, JPEG or SVG image: {path}")
+            if _SVG_ACTIVE.search(text):
+                raise self.fail(
+                    where, f"'report.logo' SVG contains scripts, event handlers or entities, refused: {path}"
+                )
+            mime = "image/svg+xml"
+        return f"data:{mime};base64,{base64.b64encode(content).decode('ascii')}"
+
+    def weight(self, where: tuple[str, ...], value: Any, maximum: float = MAX_WEIGHT) -> float:
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            raise self.fail(where, f"'{'.'.join(where)}' must be a number")
+        if not 0 <= value <= maximum:
+            raise self.fail(where, f"'{'.'.join(where)}' must be between 0 and {maximum:g}")
+        return float(value)
+
+    def weights(self, raw: dict[str, Any]) -> Weights:
+        base = Weights()
+        for key in raw:
+            if key not in _WEIGHT_KEYS:
+                raise self.fail(
+                    ("report", "weights", key),
+                    f"unknown key 'report.weights.{key}' (expected one of {list(_WEIGHT_KEYS)})",
+                )
+        severity = dict(base.severity)
+        for key, value in self.table(raw.get("severity", {}), ("report", "weights", "severity")).items():
+            where = ("report", "weights", "severity", key)
+            if key not in severity:
+                raise self.fail(where, f"unknown severity '{key}' (expected one of {list(severity)})")
+            severity[key] = self.weight(where, value)
+        areas = dict(base.area)
+        known = sorted(set(AREAS) | {reg.meta.family for reg in self.registry.checks.values()})
+        for key, value in self.table(raw.get("area", {}), ("report", "weights", "area")).items():
+            where = ("report", "weights", "area", key)
+            if key not in known:
+                raise self.fail(where, f"unknown area '{key}' (expected one of {known})")
+            areas[key] = self.weight(where, value)
+        # All zeros would leave nothing to grade: a run would never get a letter, silently.
+        for what, table in (("severity", severity), ("area", areas)):
+            if not any(w > 0 for w in table.values()):
+                raise self.fail(("report", "weights", what), f"at least one {what} weight must be positive")
+        factor = base.provider_factor
+        if "provider_factor" in raw:
+            factor = self.weight(("report", "weights", "provider_factor"), raw["provider_factor"], 1.0)
+        return Weights(severity, areas, factor)
+
+    def owners(self, raw: dict[str, Any]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for asset, name in raw.items():
+            where = ("owners", asset)
+            if asset not in ASSETS:
+                raise self.fail(where, f"unknown asset 'owners.{asset}' (expected one of {list(ASSETS)})")
+            if not (
+                isinstance(name, str) and name.strip() and name.isprintable() and len(name) <= MAX_OWNER_NAME
+            ):
+                raise self.fail(
+                    where, f"'owners.{asset}' must be a name of 1 to {MAX_OWNER_NAME} printable characters"
+                )
+            # "commune" (any case) says the commune runs this asset itself: no provider factor.
+            out[asset] = COMMUNE if name.strip().lower() == COMMUNE else name.strip()
+        return out
+
+    def waivers(self, raw: Any) -> tuple[Waiver, ...]:
+        if not isinstance(raw, list):
+            raise self.fail(("waivers",), "'waivers' must be an array of tables: [[waivers]]")
+        out = []
+        for index, entry in enumerate(raw):
+            try:
+                out.append(parse_waiver(entry, self.registry.checks))
+            except WaiverError as exc:
+                line = _locate_array_item(self.text, "waivers", index, exc.key)
+                prefix = f"{self.path}:{line}" if line else f"{self.path}"
+                raise ConfigError(f"{prefix}: waiver #{index + 1}: {exc}") from None
+        return tuple(out)
+
+
+def _locate_array_item(text: str, name: str, index: int, key: str | None) -> int | None:
+    """Line of `key` in the index-th `[[name]]` table (its header line if the key is not written there)."""
+    seen = -1
+    header: int | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.split("#", 1)[0].strip()
+        if stripped.startswith("["):
+            if header is not None:
+                break  # the next table starts: the key is not in this one
+            if stripped.startswith("[[") and _key_path(stripped) == (name,):
+                seen += 1
+                if seen == index:
+                    header = number
+            continue
+        key_here = "=" in stripped and _key_path(stripped.split("=", 1)[0] + "= 0") == (key,)
+        if header is not None and key is not None and key_here:
+            return number
+    return header if header is not None else locate(text, (name,))
 
 
 def load_config(path: Path, registry: Registry) -> Settings:

@@ -66,5 +66,10 @@ def run_scan(
         finished_at=finished,
         settings=report_settings(settings, [s.id for s in selected]),
         mode="replay" if replay is not None else "live",
+        report_settings=settings.report,
+        owners=settings.owners,
+        waivers=settings.waivers,
+        # Providers (who acts) are recognised from the facts already collected: no extra query.
+        facts={name: list(tf.facts.values()) for name, tf in scanner.archive.targets.items()},
     )
     return ScanRun(results, report, scanner.archive)

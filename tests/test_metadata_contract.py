@@ -7,7 +7,7 @@ import re
 import pytest
 
 from cyberscan.checklist import load_checklist
-from cyberscan.metadata import placeholders
+from cyberscan.metadata import ASSETS, EFFORTS, placeholders
 from cyberscan.registry import RegisteredCheck, load_registry
 
 REGISTRY = load_registry(load_plugins=False)
@@ -41,6 +41,13 @@ def test_collector_requests_work_with_default_params(reg: RegisteredCheck) -> No
     requests = list(reg.cls.collector_requests(reg.meta.params))
     keys = [getattr(r, "key", None) for r in requests]
     assert len(keys) == len(set(keys)), "probe keys must be unique"
+
+
+@pytest.mark.parametrize("reg", CHECKS, ids=lambda r: r.id)
+def test_check_declares_its_effort_class_and_asset(reg: RegisteredCheck) -> None:
+    # The report says who acts (the asset's owner) and how much fixing costs: both come from here.
+    assert reg.meta.effort in EFFORTS, f"effort = one of {EFFORTS}"
+    assert reg.meta.asset in ASSETS, f"asset = one of {ASSETS}"
 
 
 def test_catalogue_has_the_five_areas_and_eighty_checks() -> None:
