@@ -31,7 +31,8 @@ class SmtpProbe:
     host: str
     address: str
     port: int = 25
-    #: a TCP connection and a 220 greeting were obtained
+    #: a TCP connection and a 220 greeting were obtained (a 554 greeting is kept in `banner`, with
+    #: error_kind "protocol")
     connected: bool = False
     #: the 220 greeting line(s), bounded and printable
     banner: str | None = None
@@ -50,7 +51,8 @@ class SmtpProbe:
     relay: str | None = None
     #: the server's reply to the relay RCPT, bounded
     relay_reply: str | None = None
-    #: "timeout", "refused", "unreachable", "protocol" when the dialogue failed, with the detail
+    #: "timeout", "refused", "unreachable", "protocol", "tls", "dns", "deadline" when the dialogue
+    #: failed, with the detail
     error_kind: str | None = None
     error: str | None = None
 
@@ -64,6 +66,7 @@ class MailboxProbe:
     port: int
     #: "imap", "pop3" or "submission"
     protocol: str
+    #: the TCP connection was accepted
     connected: bool = False
     banner: str | None = None
     #: capabilities before any STARTTLS, upper case
@@ -89,7 +92,7 @@ class MtaStsPolicy:
     body: str | None = None
     #: certificate or handshake failure: a sender must then ignore the policy
     tls_error: str | None = None
-    #: "timeout", "unreachable", "out_of_scope"… with the detail, when nothing was fetched
+    #: "timeout", "unreachable", "dns", "tls", "deadline"… with the detail, when nothing was fetched
     error_kind: str | None = None
     error: str | None = None
 
@@ -103,6 +106,7 @@ class MailFacts(Facts):
     domain: str = ""
     #: MX host names by preference, as the collector resolved them (null MX and bad names removed)
     mx_hosts: tuple[str, ...] = ()
+    #: one probe per MX address; a failed MX lookup is one probe with `host` = the domain, no address
     smtp: tuple[SmtpProbe, ...] = ()
     mailbox: tuple[MailboxProbe, ...] = ()
     #: None when the domain publishes no `_mta-sts` TXT record (the policy is then not fetched)
