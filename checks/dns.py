@@ -651,11 +651,6 @@ class NsLame(_DnsCheck):
         }
 
 
-def _not_probed(snap: DnsSnapshot, address: str) -> bool:
-    """Whether the collector listed `address` among those the scope kept it away from ("host address")."""
-    return any(entry.split()[-1:] == [address] for entry in snap.not_probed)
-
-
 class AxfrOpen(_DnsCheck):
     """PASS: the authoritative address refuses a zone transfer (AXFR over TCP). FAIL: records came back
     (count and a sample of names as evidence, never the zone). One finding per server address; ERROR when
@@ -677,8 +672,8 @@ class AxfrOpen(_DnsCheck):
         resource = _label(ns.host, addr.address)
         attempt = addr.axfr
         if attempt is None:
-            if _not_probed(snap, addr.address):
-                return self.out_of_scope(resource, ns.host)
+            # AXFR is tried on every address that answered, whatever the scope (it is a DNS query, not
+            # a port probe): a missing attempt means a silent server or the deadline, never the scope.
             if not addr.answered:
                 detail = (
                     f"{resource} did not answer: no zone transfer attempted ({addr.detail or 'no answer'})"

@@ -737,14 +737,15 @@ AXFR = cases(
         "error",
         error_kind=ErrorKind.DEADLINE,
     ),
+    # The scope bounds the recursion probe, not AXFR (a DNS query the collector always tries): an
+    # address listed as not probed but with no attempt recorded is a gap, not "out of scope".
     case(
-        "not-attempted-outside-scope",
+        "not-attempted-although-listed-out-of-scope",
         dataclasses.replace(
             single_ns(df.ns_address(df.NS1_V4, axfr=None)), not_probed=(f"{NS1} {df.NS1_V4}",)
         ),
-        Status.NOT_TESTED,
-        "out_of_scope",
-        host=NS1,
+        Status.ERROR,
+        "error",
     ),
     case(
         "not-attempted-unexplained",
