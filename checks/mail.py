@@ -1337,7 +1337,7 @@ class OpenRelay(_ProbeCheck):
 
     def judge_mail(self, domain: str, snap: DnsSnapshot, mx: _MxSet, mail: MailFacts) -> Iterator[Finding]:
         if "open_relay" not in mail.opt_in:
-            # MailFacts.opt_in lists the opt-in probes that ran: not enabled, or no MX address in scope.
+            # MailFacts.opt_in lists the opt-in probes the configuration enabled: this one was not.
             evidence = {"opt_in": list(mail.opt_in), "not_probed": list(mail.not_probed[:_MAX_ITEMS])}
             yield self.finding(Status.NOT_TESTED, f"{domain} MX", "not_run", evidence=evidence, domain=domain)
             return

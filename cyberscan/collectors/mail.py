@@ -182,7 +182,9 @@ class MailCollector(Collector):
             smtp=tuple(r for r in probes if isinstance(r, SmtpProbe)),
             mailbox=tuple(r for r in probes if isinstance(r, MailboxProbe)),
             mta_sts=policy if isinstance(policy, MtaStsPolicy) else None,
-            opt_in=("open_relay",) if planner.relay_ran else (),
+            # enabled, not "ran": MAIL-OPEN-RELAY tells "not enabled" (not_tested) from "enabled but
+            # this MX address is outside the scope" (out_of_scope, from the probe's missing verdict)
+            opt_in=("open_relay",) if settings.relay is not None else (),
             not_probed=tuple(planner.not_probed[:_MAX_NOT_PROBED]),
             collected_at=collected_at,
         )
@@ -246,7 +248,6 @@ class _Planner:
         self.jobs: list[_Job] = []
         self.done: list[SmtpProbe | MailboxProbe] = []
         self.not_probed: list[str] = []
-        self.relay_ran = False
         self._mailbox_seen: set[tuple[str, int]] = set()
         self._tls_context = permissive_context()
 
@@ -269,7 +270,6 @@ class _Planner:
         except ResolutionError as exc:
             self.done.append(SmtpProbe(host, "", port, error_kind=_resolution_kind(exc), error=exc.detail))
             return
-        self.relay_ran = self.relay_ran or relay is not None
         helo, timeout = self.settings.helo_name, self.ctx.op_timeout
         self.jobs.append(
             _Job(

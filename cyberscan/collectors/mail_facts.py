@@ -111,7 +111,8 @@ class MailFacts(Facts):
     mailbox: tuple[MailboxProbe, ...] = ()
     #: None when the domain publishes no `_mta-sts` TXT record (the policy is then not fetched)
     mta_sts: MtaStsPolicy | None = None
-    #: opt-in probes that ran ("open_relay"); an opt-in check not listed here is `not_tested`
+    #: opt-in probes the configuration enabled ("open_relay"); a check whose opt-in is not listed here
+    #: is `not_tested`; enabled but absent from a probe (out of scope) is that probe's `out_of_scope`
     opt_in: tuple[str, ...] = ()
     #: active probes skipped because the address is outside the scope ("host address")
     not_probed: tuple[str, ...] = ()

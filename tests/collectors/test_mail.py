@@ -358,11 +358,11 @@ def test_url_target_uses_its_host(dns_zone: StartZone) -> None:
 
 
 @pytest.mark.parametrize(
-    ("opt_in", "scope", "open_relay", "relay", "opt_in_ran", "not_probed"),
+    ("opt_in", "scope", "open_relay", "relay", "opt_in_enabled", "not_probed"),
     [
         (["open_relay"], ["127.0.0.1/32"], True, "accepted", ("open_relay",), ()),
         (["open_relay"], ["127.0.0.1/32"], False, "refused", ("open_relay",), ()),
-        (["open_relay"], ["192.0.2.0/24"], True, None, (), (f"{MX1} 127.0.0.1",)),
+        (["open_relay"], ["192.0.2.0/24"], True, None, ("open_relay",), (f"{MX1} 127.0.0.1",)),
         ([], ["127.0.0.1/32"], True, None, (), ()),
     ],
     ids=["accepting", "refusing", "opted-in-out-of-scope", "not-opted-in"],
@@ -374,7 +374,7 @@ def test_open_relay_only_when_opted_in_and_in_scope(
     scope: list[str],
     open_relay: bool,
     relay: str | None,
-    opt_in_ran: tuple[str, ...],
+    opt_in_enabled: tuple[str, ...],
     not_probed: tuple[str, ...],
 ) -> None:
     server = SmtpServer(hostname=MX1, cert=mx_cert, relay=open_relay)
@@ -382,7 +382,7 @@ def test_open_relay_only_when_opted_in_and_in_scope(
         guard = _guard(dns_zone(mx={DOMAIN: [(10, MX1)]}), {MX1: LOOPBACK}, scope)
         facts = _collect(_ctx(guard, {"smtp_port": server.port, "opt_in": opt_in}))
     [probe] = facts.smtp
-    assert (probe.relay, facts.opt_in, facts.not_probed) == (relay, opt_in_ran, not_probed)
+    assert (probe.relay, facts.opt_in, facts.not_probed) == (relay, opt_in_enabled, not_probed)
     assert probe.starttls_ok is True, "port 25 is passive: probed in and out of scope"
     commands = server.commands()
     assert "DATA" not in commands
