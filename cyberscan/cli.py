@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import io
 import ipaddress
 import json
 import logging
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -20,10 +21,11 @@ from . import __version__
 from .checklist import load_checklist
 from .config import ConfigError, Settings, load_config
 from .i18n import SEVERITY_LABELS, label
+from .metadata import CheckMeta
 from .models import Severity, TargetResult
 from .net.resolver import ResolverConfigError, parse_nameserver
 from .registry import Registry, load_registry
-from .reporting.json_report import dumps
+from .reporting.json_report import SCHEMA_VERSION, dumps
 from .reporting.terminal import print_summary
 from .runner import FactsArchive, SelectionError
 from .scan import ScanRun, run_scan
@@ -195,7 +197,12 @@ def _progress(enabled: bool, total: int) -> tuple[Callable[[TargetResult], None]
     help="DNSSEC trust anchor (DS or DNSKEY records, zone-file syntax) instead of the IANA root key.",
 )
 @click.option(
-    "-f", "--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "html", "csv", "sarif"]),
+    default="text",
+    show_default=True,
 )
 @click.option("-o", "--output", metavar="FILE", help="Write the report to FILE ('-' for stdout).")
 @click.option("--lang", type=LANG, help="Report language (default fr).")
@@ -285,7 +292,7 @@ def scan(
             json.dumps(run.archive.to_json(__version__), ensure_ascii=False, indent=1),
             "facts",
         )
-    written = _emit(run, fmt, output, quiet) and written
+    written = _emit(run, fmt, output, quiet, registry) and written
     # A report that could not be written is an error for cron even though it was printed instead.
     sys.exit(_exit_code(run, settings, strict) if written else EXIT_USAGE)
 
@@ -305,16 +312,41 @@ def _load_facts(path: Path, registry: Registry) -> FactsArchive:
         fail(f"{path}: {exc}")
 
 
-def _emit(run: ScanRun, fmt: str, output: str | None, quiet: bool) -> bool:
+def _metas(registry: Registry, report: dict[str, Any]) -> dict[str, CheckMeta]:
+    """Metadata of the checks a report mentions (metadata is parsed per family, on first use)."""
+    ids = {f.get("check_id") for t in report.get("targets", []) for f in t.get("findings", [])}
+    return {check_id: reg.meta for check_id, reg in registry.checks.items() if check_id in ids}
+
+
+def _formatted(report: dict[str, Any], fmt: str, lang: str, metas: Mapping[str, CheckMeta]) -> str:
+    """The report as `fmt` text in `lang`: every format is rendered from the canonical JSON."""
+    from .reporting.html_report import localise_report  # jinja2 itself only for HTML
+
+    if fmt == "html":
+        from .reporting.html_report import render_html
+
+        return render_html(report, lang, metas)
+    localised = localise_report(report, lang, metas)
+    if fmt == "csv":
+        from .reporting.csv_report import render_csv
+
+        return render_csv(localised)
+    if fmt == "sarif":
+        from .reporting.sarif_report import render_sarif
+
+        return render_sarif(localised, metas)
+    return dumps(localised)
+
+
+def _emit(run: ScanRun, fmt: str, output: str | None, quiet: bool, registry: Registry) -> bool:
     """Write the report; False when it had to be printed instead of written."""
     to_file = output not in (None, "-")
     written = True
-    if fmt == "json":
-        written = _write(output, dumps(run.report), "JSON report")
-    elif fmt == "html":
-        from .reporting.html_report import render_html  # jinja2 only when HTML is asked for
-
-        written = _write(output, render_html(run.report), "HTML report")
+    if fmt in ("json", "html", "csv", "sarif"):
+        # The report is already in its language: only SARIF's rules need the metadata.
+        metas = _metas(registry, run.report) if fmt == "sarif" else {}
+        text = _formatted(run.report, fmt, run.report["lang"], metas)
+        written = _write(output, text, f"{fmt.upper()} report")
     elif to_file:
         buffer = Console(file=io.StringIO(), width=120, color_system=None)
         print_summary(run.report, buffer)
@@ -331,6 +363,92 @@ def _exit_code(run: ScanRun, settings: Settings, strict: bool) -> int:
     if strict and any(f.status.value == "error" for f in run.findings()):
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+#: a saved report larger than this is refused before parsing (the demo's is under 1 MB)
+MAX_REPORT_BYTES = 200_000_000
+
+
+def _schema_problem(report: dict[str, Any]) -> str | None:
+    """The first way `report` breaks the shipped JSON Schema, on one line; None when it conforms."""
+    try:
+        # Typed as Any on purpose: jsonschema ships no annotations and its stubs are not a dependency.
+        jsonschema: Any = importlib.import_module("jsonschema")
+    except ImportError:  # without the validator, the renderers' own tolerance is the only guard
+        return None
+    from .reporting.json_report import load_schema
+
+    validator = jsonschema.Draft202012Validator(load_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(report))
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path) or "top level"
+    return " ".join(f"{where}: {error.message}"[:300].split())
+
+
+def _load_report(path: Path) -> dict[str, Any]:
+    try:
+        if path.stat().st_size > MAX_REPORT_BYTES:
+            fail(f"{path}: larger than {MAX_REPORT_BYTES // 1_000_000} MB, not a cyberscan report")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        fail(f"cannot read report {path}: {exc.strerror or exc}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        fail(f"{path}: not a JSON report ({exc})")
+    except RecursionError:
+        fail(f"{path}: nested too deeply to be a cyberscan report")
+    if not isinstance(data, dict):
+        fail(f"{path}: not a cyberscan report (a JSON object is expected)")
+    if data.get("schema_version") != SCHEMA_VERSION:
+        found = str(data.get("schema_version"))[:40]
+        fail(f"{path}: unsupported report schema_version {found!r} (this cyberscan reads {SCHEMA_VERSION})")
+    problem = _schema_problem(data)
+    if problem:
+        fail(f"{path}: not a valid cyberscan report: {problem}")
+    return data
+
+
+@cli.command()
+@click.argument("report_file", metavar="REPORT.json", type=click.Path(path_type=Path))
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "csv", "sarif", "json", "pdf"]),
+    default="html",
+    show_default=True,
+)
+@click.option("--lang", type=LANG, help="Report language (default: the saved report's).")
+@click.option(
+    "-o", "--output", metavar="FILE", help="Write to FILE ('-' for stdout, the default; pdf needs FILE)."
+)
+@click.option(
+    "--no-plugins", is_flag=True, help="Do not load third-party plugins (their findings keep the saved text)."
+)
+def render(report_file: Path, fmt: str, lang: str | None, output: str | None, no_plugins: bool) -> None:
+    """Re-render a saved JSON report (from `scan -f json`) in another format or language, without scanning."""
+    report = _load_report(report_file)
+    _check_output(output)
+    if fmt == "pdf" and output in (None, "-"):
+        fail("--format pdf writes a binary file: give -o FILE")
+    metas = _metas(_registry(no_plugins, quiet=True), report)
+    lang = lang or str(report["lang"])
+    if fmt != "pdf":
+        sys.exit(
+            EXIT_OK
+            if _write(output, _formatted(report, fmt, lang, metas), f"{fmt.upper()} report")
+            else EXIT_USAGE
+        )
+    from .reporting.html_report import PdfUnavailable, html_to_pdf, render_html
+
+    try:
+        pdf = html_to_pdf(render_html(report, lang, metas))
+    except PdfUnavailable as exc:
+        fail(str(exc))
+    try:
+        Path(str(output)).write_bytes(pdf)
+    except OSError as exc:
+        fail(f"cannot write PDF report to {output}: {exc.strerror or exc}")
 
 
 @cli.group()

@@ -6,13 +6,16 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-# System packages: Python's venv module, nmap for the exposed-services checks, TLS test servers.
+# System packages: Python's venv module, nmap for the exposed-services checks, TLS test servers,
+# a browser for the report tests.
 missing=()
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 command -v nmap >/dev/null 2>&1 || missing+=(nmap)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # gnutls-serv serves the 3DES/RC4 suites Debian's OpenSSL 3 has compiled out (TLS test servers).
 command -v gnutls-serv >/dev/null 2>&1 || missing+=(gnutls-bin)
+# chromium loads the HTML report in the browser tests (offline, nothing may run or leave).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing system packages: ${missing[*]}"
   $SUDO apt-get update -qq
