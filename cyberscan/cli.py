@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-from rich.console import Console
 
 from . import __version__
 from .checklist import load_checklist
@@ -26,7 +25,6 @@ from .models import Severity, TargetResult
 from .net.resolver import ResolverConfigError, parse_nameserver
 from .registry import Registry, load_registry
 from .reporting.json_report import SCHEMA_VERSION, dumps
-from .reporting.terminal import print_summary
 from .runner import FactsArchive, SelectionError
 from .scan import ScanRun, run_scan
 from .scope import Scope, ScopeError
@@ -161,6 +159,7 @@ def _write(path: str | None, text: str, what: str) -> bool:
 def _progress(enabled: bool, total: int) -> tuple[Callable[[TargetResult], None] | None, Callable[[], None]]:
     if not enabled:
         return None, lambda: None
+    from rich.console import Console
     from rich.progress import Progress
 
     progress = Progress(console=Console(stderr=True), transient=True)
@@ -348,13 +347,25 @@ def _emit(run: ScanRun, fmt: str, output: str | None, quiet: bool, registry: Reg
         text = _formatted(run.report, fmt, run.report["lang"], metas)
         written = _write(output, text, f"{fmt.upper()} report")
     elif to_file:
-        buffer = Console(file=io.StringIO(), width=120, color_system=None)
-        print_summary(run.report, buffer)
-        written = _write(output, buffer.file.getvalue(), "summary")  # type: ignore[attr-defined]
+        buffer = io.StringIO()
+        _print_summary(run.report, buffer)
+        written = _write(output, buffer.getvalue(), "summary")
     # The terminal summary goes to stdout only when stdout does not carry the report itself.
     if not quiet and ((fmt == "text") != to_file):
-        print_summary(run.report, Console(highlight=False, soft_wrap=True))
+        _print_summary(run.report)
     return written
+
+
+def _print_summary(report: Mapping[str, Any], file: io.StringIO | None = None) -> None:
+    """The terminal summary, to stdout or `file`; rich is imported only when a summary is printed."""
+    from rich.console import Console
+
+    from .reporting.terminal import print_summary
+
+    if file is None:
+        print_summary(report, Console(highlight=False, soft_wrap=True))
+    else:
+        print_summary(report, Console(file=file, width=120, color_system=None))
 
 
 def _exit_code(run: ScanRun, settings: Settings, strict: bool) -> int:
@@ -542,7 +553,7 @@ def demo(output_dir: Path, lang: str, quiet: bool) -> None:
     except OSError as exc:
         fail(f"demo failed: {exc}")
     if not quiet:
-        print_summary(result.run.report, Console(highlight=False, soft_wrap=True))
+        _print_summary(result.run.report)
         fr = lang == "fr"
         click.echo("")
         click.echo(f"{'Rapport HTML' if fr else 'HTML report'}: {result.html_path}")
