@@ -26,7 +26,7 @@ import ipaddress
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from cyberscan.collectors.dns_facts import (
@@ -44,6 +44,7 @@ from cyberscan.mailauth import walk_spf
 from cyberscan.models import ErrorKind, Finding, Severity, Status
 from cyberscan.plugin import Check, FactBag
 from cyberscan.targets import TargetKind
+from cyberscan.timestamps import parse_instant, utc_day
 
 if TYPE_CHECKING:
     import dns.rdata
@@ -65,21 +66,6 @@ def _join(items: Iterable[str], limit: int = 6) -> str:
     unique = list(dict.fromkeys(items))
     shown = ", ".join(unique[:limit])
     return shown + (f" (+{len(unique) - limit})" if len(unique) > limit else "")
-
-
-def _instant(text: str | None) -> datetime | None:
-    """An ISO 8601 instant (a trailing Z allowed); naive means UTC; None when absent or unreadable."""
-    if not text or not text.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
-
-
-def _day(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).date().isoformat()
 
 
 def _strs(params: Mapping[str, Any], name: str) -> list[str]:
@@ -405,7 +391,7 @@ class DnssecAlgo(_DnsCheck):
         """RRSIGs of the zone's own RRsets that expired or expire soon, at the time of collection.
 
         Signatures over the zone's DS are the parent's (its registry signs them) and are not judged."""
-        now = _instant(collected_at)
+        now = parse_instant(collected_at)
         if now is None:
             return [], [], "not judged: no collection date"
         soon = now + timedelta(days=int(self.params["min_signature_days"]))
@@ -414,10 +400,10 @@ class DnssecAlgo(_DnsCheck):
         for sig in found.signatures:
             if not _in_domain(_host(sig.name), zone) or sig.covered.upper() == "DS":
                 continue
-            end = _instant(sig.expiration)
+            end = parse_instant(sig.expiration)
             if end is None:
                 continue
-            label = f"{sig.name} {sig.covered} ({_day(end)})"
+            label = f"{sig.name} {sig.covered} ({utc_day(end)})"
             if end <= now:
                 expired.append(label)
             elif end < soon:
@@ -1268,15 +1254,15 @@ class DomainExpiry(_RdapCheck):
                 domain=domain,
                 statuses=_join(dropping),
             )
-        now = _instant(rdap.collected_at)
+        now = parse_instant(rdap.collected_at)
         if now is None:
             return self.error(domain, ErrorKind.NO_FACTS, "the RDAP facts carry no collection date")
-        end = _instant(rdap.expiration)
+        end = parse_instant(rdap.expiration)
         if end is None:
             return self.finding(Status.NOT_TESTED, domain, "no_expiration", evidence=evidence, domain=domain)
         left = end - now
         days = left.days  # floor: 29 days and 23 hours left count as 29
-        params: dict[str, Any] = {"domain": domain, "date": _day(end), "days": str(days)}
+        params: dict[str, Any] = {"domain": domain, "date": utc_day(end), "days": str(days)}
         if left.total_seconds() <= 0:
             return self.finding(Status.FAIL, domain, "expired", evidence=evidence, **params)
         if left < timedelta(days=int(self.params["fail_days"])):

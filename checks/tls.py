@@ -33,7 +33,7 @@ import re
 from abc import abstractmethod
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from cyberscan.bounds import bound_evidence
@@ -48,6 +48,7 @@ from cyberscan.collectors.tls_facts import (
 from cyberscan.models import ErrorKind, Finding, Severity, Status
 from cyberscan.plugin import Check, FactBag
 from cyberscan.targets import TargetKind
+from cyberscan.timestamps import parse_instant, utc_day
 
 _MAX_ITEMS = 20
 
@@ -112,21 +113,6 @@ def _p_strs(params: Mapping[str, Any], name: str) -> list[str]:
     if isinstance(value, str):
         return [value]
     return [str(item) for item in value]
-
-
-def _instant(text: str | None) -> datetime | None:
-    """An ISO 8601 instant (a trailing Z allowed); naive means UTC; None when absent or unreadable."""
-    if not text or not text.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
-
-
-def _day(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).date().isoformat()
 
 
 def _resource(ep: TlsEndpoint, with_address: bool) -> str:
@@ -278,13 +264,13 @@ class _TlsCheck(Check):
         )
 
     def _now(self) -> datetime | None:
-        return _instant(self._collected_at)
+        return parse_instant(self._collected_at)
 
     def _legacy_period_over(self) -> bool:
         """Whether the collection date is past `legacy_until` (PG-083: 2048-bit RSA/DH until end-2030).
         Without a collection date the period is taken as still running."""
         now = self._now()
-        until = _instant(str(self.params.get("legacy_until", "")) + "T23:59:59+00:00")
+        until = parse_instant(str(self.params.get("legacy_until", "")) + "T23:59:59+00:00")
         return now is not None and until is not None and now > until
 
     def unreadable(self, ep: TlsEndpoint, resource: str) -> Finding | None:
@@ -717,7 +703,7 @@ class CertValidity(_CertificateCheck):
             )
         rows = []
         for role, cert in _judged_certificates(ep.chain):
-            start, end = _instant(cert.not_before), _instant(cert.not_after)
+            start, end = parse_instant(cert.not_before), parse_instant(cert.not_after)
             if start is None or end is None:
                 detail = (
                     f"unreadable validity dates on {cert.subject}: {cert.not_before!r}, {cert.not_after!r}"
@@ -746,10 +732,10 @@ class CertValidity(_CertificateCheck):
                 "not_yet_valid",
                 evidence=evidence,
                 subject=_cn(cert.subject),
-                date=_day(start),
+                date=utc_day(start),
             )
         role, cert, _, end, days = min(rows, key=lambda row: row[3])
-        values: dict[str, Any] = {"subject": _cn(cert.subject), "date": _day(end), "days": days}
+        values: dict[str, Any] = {"subject": _cn(cert.subject), "date": utc_day(end), "days": days}
         if end <= now:
             return self.verdict(Status.FAIL, resource, "expired", evidence=evidence, **values)
         if days <= _p_int(self.params, "fail_days"):
@@ -910,7 +896,7 @@ class CertLifetime(_CertificateCheck):
 
     def judge(self, ep: TlsEndpoint, resource: str) -> Finding:
         leaf = ep.chain[0]
-        start, end = _instant(leaf.not_before), _instant(leaf.not_after)
+        start, end = parse_instant(leaf.not_before), parse_instant(leaf.not_after)
         if start is None or end is None:
             detail = f"unreadable validity dates on {leaf.subject}: {leaf.not_before!r}, {leaf.not_after!r}"
             return self.error(resource, ErrorKind.PROTOCOL, detail)

@@ -24,6 +24,7 @@ from cyberscan.models import ErrorKind, Finding, Severity, Status
 from cyberscan.plugin import Check, FactBag
 from cyberscan.scope import ProbeLevel
 from cyberscan.targets import TargetKind
+from cyberscan.timestamps import parse_instant
 
 _MAX_ITEMS = 20
 _MAX_EXCERPT = 200
@@ -1056,14 +1057,6 @@ def _security_txt_fields(body: str) -> dict[str, list[str]] | None:
     return fields if ("contact" in fields or "expires" in fields) else None
 
 
-def _parse_rfc3339(text: str) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
-
-
 def _http_date(resp: HttpResponse) -> datetime | None:
     raw = resp.header("date")
     if not raw:
@@ -1144,7 +1137,7 @@ class SecurityTxt(_WebCheck):
             return self.finding(Status.WARN, url, "no_contact", evidence=evidence, url=url)
         if expires_raw is None:
             return self.finding(Status.WARN, url, "no_expires", evidence=evidence, url=url)
-        expires = _parse_rfc3339(expires_raw)
+        expires = parse_instant(expires_raw)
         if expires is None:
             return self.finding(
                 Status.WARN, url, "bad_expires", evidence=evidence, url=url, expires=expires_raw
@@ -1152,7 +1145,7 @@ class SecurityTxt(_WebCheck):
         # Checks have no clock: the server's own Date header is the reference instant.
         # The time of collection when the facts carry it (replays judge as of the scan), else the
         # server's own Date header (facts saved by older versions).
-        now = _parse_rfc3339(self._collected_at) if self._collected_at else _http_date(resp)
+        now = parse_instant(self._collected_at) if self._collected_at else _http_date(resp)
         if now is None:
             return self.finding(
                 Status.INFO, url, "expiry_unchecked", evidence=evidence, url=url, expires=expires_raw
