@@ -16,7 +16,7 @@ from .config import Settings
 from .datafiles import DataFileError, DataUnavailable, load_data
 from .metadata import CheckMeta
 from .models import CollectorRun, ErrorInfo, ErrorKind, Finding, NotProbed, RunStatus, Status, TargetResult
-from .net.guard import NetworkGuard
+from .net.guard import AddressLimiter, NetworkGuard
 from .net.resolver import Resolver, parse_nameserver
 from .plugin import CollectorContext, CollectorError, FactBag, Facts
 from .registry import RegisteredCheck, Registry
@@ -180,8 +180,15 @@ ProgressCallback = Callable[[TargetResult], None]
 class Scanner:
     """Runs the selected checks over targets; one failing target, collector or check never stops the rest."""
 
-    def __init__(self, registry: Registry, settings: Settings, selected: Sequence[SelectedCheck]) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        settings: Settings,
+        selected: Sequence[SelectedCheck],
+        limiter: AddressLimiter | None = None,
+    ) -> None:
         self.registry = registry
+        self.limiter = limiter
         self.settings = settings
         self.selected = list(selected)
         nameserver = parse_nameserver(settings.resolver) if settings.resolver else None
@@ -261,7 +268,7 @@ class Scanner:
         target_scope = self.scope.extended(
             [target.name] if target.kind in (TargetKind.IP, TargetKind.NETWORK) else []
         )
-        guard = NetworkGuard(self.resolver, target_scope)
+        guard = NetworkGuard(self.resolver, target_scope, self.limiter)
         facts: dict[str, Facts] = {}
         failures: dict[str, ErrorInfo] = {}
         runs: list[CollectorRun] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Protocol
 
 from ..models import NotProbed
 from ..scope import ProbeLevel, Scope
@@ -18,6 +19,13 @@ class OutOfScopeError(Exception):
         self.addresses = addresses
 
 
+class AddressLimiter(Protocol):
+    """Paces connections per address across scans (fleet mode: one limiter for every commune)."""
+
+    def acquire(self, address: str) -> None:
+        """Block until one more connection to `address` is allowed (always returns, in bounded time)."""
+
+
 class NetworkGuard:
     """Resolves names through the engine resolver and enforces the declared scope for active probes.
 
@@ -25,9 +33,10 @@ class NetworkGuard:
     Passive operations (what a browser does by name) may go to any address of a name.
     """
 
-    def __init__(self, resolver: Resolver, scope: Scope) -> None:
+    def __init__(self, resolver: Resolver, scope: Scope, limiter: AddressLimiter | None = None) -> None:
         self.resolver = resolver
         self.scope = scope
+        self.limiter = limiter
         self._refused: dict[tuple[str, str], NotProbed] = {}
         self._lock = threading.Lock()
 
@@ -47,7 +56,12 @@ class NetworkGuard:
                 self._record_refusal(host, addresses)
                 raise OutOfScopeError(host, addresses)
             addresses = allowed
-        return sorted(addresses, key=lambda a: ":" in a)[0]
+        chosen = sorted(addresses, key=lambda a: ":" in a)[0]
+        if self.limiter is not None:
+            # Every collector asks here before each connection: the one place a run-wide per-address
+            # rate limit sees all traffic, whichever commune or collector it comes from.
+            self.limiter.acquire(chosen)
+        return chosen
 
     def _record_refusal(self, host: str, addresses: list[str]) -> None:
         with self._lock:
