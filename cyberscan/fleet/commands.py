@@ -14,6 +14,7 @@ import click
 
 from ..models import Severity
 from ..registry import Registry, load_registry
+from .alerts import send_alerts
 from .history import History, HistoryError
 from .inventory import Inventory, InventoryError, import_csv, load_inventory
 from .overview import overview_html, render_all, write_commune_report
@@ -150,6 +151,9 @@ def summary_line(result: FleetResult) -> str:
 )
 @click.option("--per-ip-burst", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--lang", type=LANG, help="Report language (default: the configuration's, else fr).")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the alert mails and webhook the run would send; send nothing."
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar even on a terminal.")
 def run_command(
     inventory_path: Path,
@@ -163,6 +167,7 @@ def run_command(
     per_ip_rate: float,
     per_ip_burst: int,
     lang: str | None,
+    dry_run: bool,
     quiet: bool,
 ) -> None:
     """Scan every commune of INVENTORY. Exit 0 ok, 1 new findings ≥ --fail-on, 2 input error, 3 incomplete."""
@@ -213,8 +218,28 @@ def run_command(
             )
     except (OSError, HistoryError, InventoryError) as exc:
         click.echo(f"cyberscan fleet: error: cannot write the overview: {exc}", err=True)
+    _alert(inventory, result, dry_run)
     click.echo(summary_line(result))
     sys.exit(result.exit_code)
+
+
+def _alert(inventory: Inventory, result: FleetResult, dry_run: bool) -> None:
+    """Send the run's digests and webhook, once: only a complete run alerts (a resumed one finishing
+    later does, not the interrupted attempt), so nobody gets the same news twice."""
+    if inventory.alerts is None or not result.complete:
+        return
+    outcome = send_alerts(
+        list(result.changes.values()),
+        inventory.alerts,
+        dry_run=dry_run,
+        out=sys.stdout if dry_run else None,
+        run=str(result.run_id),
+        report_paths={c.insee: f"{c.slug}/rapport.html" for c in inventory.communes},
+    )
+    for failure in outcome.failures:
+        click.echo(
+            f"cyberscan fleet: error: alert {failure.channel} {failure.key}: {failure.detail}", err=True
+        )
 
 
 @fleet.command("import")

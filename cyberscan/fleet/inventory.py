@@ -23,6 +23,7 @@ from ..owners import COMMUNE, MAX_OWNER_NAME
 from ..registry import Registry
 from ..targets import TargetError, parse_target
 from ..waivers import Waiver, WaiverError, parse_waiver
+from .alerts import AlertSettings, AlertSettingsError, parse_alerts
 
 _INSEE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
 # Deliberately simple: one address, no display name, no spaces or control characters; enough to refuse
@@ -34,7 +35,7 @@ MAX_TEXT = 200
 MAX_COMMUNES = 5000
 MAX_LIST = 256
 
-_TOP = ("syndicat", "communes")
+_TOP = ("syndicat", "communes", "alerts")
 _SYNDICAT_KEYS = ("name", "contact", "branding", "config")
 _BRANDING_KEYS = ("organisation", "logo")
 _COMMUNE_KEYS = (
@@ -106,6 +107,8 @@ class Inventory:
     communes: tuple[Commune, ...]
     #: SHA-256 of the file's bytes: a run resumes only over the very same inventory
     fingerprint: str
+    #: the `[alerts]` table (mail digests, webhook); None when absent: nothing is sent
+    alerts: AlertSettings | None = None
 
     def settings_for(self, base: Settings, commune: Commune, registry: Registry) -> Settings:
         """The scan settings of one commune: the shared configuration plus its own scope and data."""
@@ -170,7 +173,7 @@ class _Reader:
             return _commune_line(self.text, where[1], tuple(str(w) for w in where[2:]))
         return locate(self.text, tuple(str(w) for w in where)) if where else None
 
-    def load(self) -> tuple[Syndicat, tuple[Commune, ...]]:
+    def load(self) -> tuple[Syndicat, tuple[Commune, ...], AlertSettings | None]:
         try:
             data = tomllib.loads(self.text)
         except tomllib.TOMLDecodeError as exc:
@@ -202,7 +205,21 @@ class _Reader:
                 )
             seen[commune.insee] = index
             communes.append(commune)
-        return syndicat, tuple(communes)
+        return syndicat, tuple(communes), self.alerts(data.get("alerts"), syndicat)
+
+    def alerts(self, raw: Any, syndicat: Syndicat) -> AlertSettings | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise self.fail(("alerts",), "'alerts' must be a table")
+        try:
+            settings = parse_alerts(raw)
+        except AlertSettingsError as exc:
+            raise self.fail(("alerts", exc.key), str(exc)) from None
+        if not settings.syndicat_contacts and syndicat.contact:
+            # the syndicat's own contact gets the fleet-wide digest unless others are named
+            settings = dataclasses.replace(settings, syndicat_contacts=(syndicat.contact,))
+        return settings
 
     def syndicat(self, raw: Any) -> Syndicat:
         if not isinstance(raw, dict):
@@ -421,8 +438,8 @@ def load_inventory(path: Path, registry: Registry) -> Inventory:
         raise InventoryError(f"{path}: cannot read inventory: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise InventoryError(f"{path}: inventory is not UTF-8 text") from None
-    syndicat, communes = _Reader(path, text, registry).load()
-    return Inventory(path.resolve(), syndicat, communes, hashlib.sha256(content).hexdigest())
+    syndicat, communes, alerts = _Reader(path, text, registry).load()
+    return Inventory(path.resolve(), syndicat, communes, hashlib.sha256(content).hexdigest(), alerts)
 
 
 # ---------------------------------------------------------------------------------------------- CSV

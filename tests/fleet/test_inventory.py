@@ -148,3 +148,18 @@ def test_csv_errors_name_the_csv_line(tmp_path: Path) -> None:
     assert result.exit_code == 2 and f"{csv_path}:1: unknown column 'colour'" in result.stderr
     assert not (tmp_path / "x.toml").exists()
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_alerts_table_is_parsed_and_its_errors_point_at_the_line(tmp_path: Path, registry: Registry) -> None:
+    path = tmp_path / "inventaire.toml"
+    path.write_text(GOOD + '\n[alerts]\nsmtp_host = "relais.syndicat.test"\nsender = "audit@syndicat.test"\n')
+    alerts = load_inventory(path, registry).alerts
+    assert alerts is not None and alerts.smtp_host == "relais.syndicat.test"
+    # the syndicat's contact gets the fleet-wide digest when no other address is named
+    assert alerts.syndicat_contacts == ("rssi@syndicat.test",)
+    bad = GOOD + '\n[alerts]\nsmtp_host = "relais.test"\nsender = "a@syndicat.test"\nthreshold = "urgent"\n'
+    path.write_text(bad)
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(path, registry)
+    line = bad.splitlines().index('threshold = "urgent"') + 1
+    assert str(caught.value).startswith(f"{path}:{line}: 'alerts.threshold'")
