@@ -564,12 +564,12 @@ def explain(check_id: str, lang: str, no_plugins: bool) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("cyberscan-demo"),
     show_default=True,
-    help="Where to write rapport.json, rapport.html and facts.json.",
+    help="Where to write each commune's rapport-<commune>.json and .html, and facts-<commune>.json.",
 )
 @click.option("--lang", type=LANG, default="fr", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def demo(output_dir: Path, lang: str, quiet: bool) -> None:
-    """Scan two invented communes served on 127.0.0.1 (one well configured, one not) and write reports."""
+    """Scan two invented communes served on loopback (one well configured, one not): one report each."""
     from .demo.run import run_demo
 
     try:
@@ -577,12 +577,17 @@ def demo(output_dir: Path, lang: str, quiet: bool) -> None:
     except OSError as exc:
         fail(f"demo failed: {exc}")
     if not quiet:
-        _print_summary(result.run.report)
         fr = lang == "fr"
-        click.echo("")
-        click.echo(f"{'Rapport HTML' if fr else 'HTML report'}: {result.html_path}")
-        click.echo(f"{'Rapport JSON' if fr else 'JSON report'}: {result.json_path}")
-        click.echo(f"{'Faits collectés' if fr else 'Collected facts'}: {result.facts_path}")
+        for item in result.communes:
+            letter = item.run.report["grade"]["letter"] or "-"
+            heading = f"{item.commune.name} ({item.commune.domain}): {'note' if fr else 'grade'} {letter}"
+            click.secho(heading, bold=True)
+            _print_summary(item.run.report)
+            click.echo("")
+            click.echo(f"{'Rapport HTML' if fr else 'HTML report'}: {item.html_path}")
+            click.echo(f"{'Rapport JSON' if fr else 'JSON report'}: {item.json_path}")
+            click.echo(f"{'Faits collectés' if fr else 'Collected facts'}: {item.facts_path}")
+            click.echo("")
 
 
 @cli.group()

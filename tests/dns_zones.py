@@ -1,7 +1,8 @@
 """Test zones for the DNS collector: signed (NSEC and NSEC3), unsigned, bogus and badly configured.
 
-Keys are generated here (cryptography), zones signed with dnspython at test time: nothing is
-recorded, so the signatures are valid "now" or expired "now" by construction. `build_world()`
+Keys are generated and zones signed at test time with the helpers of `cyberscan.demo.dnszones`
+(cryptography, dnspython): nothing is recorded, so the signatures are valid "now" or expired "now"
+by construction. `build_world()`
 returns the whole tree under the test TLD `test.` (itself signed, its DS given as the trust anchor):
 
 - mairie-modele.test  signed (ECDSA P-256, NSEC), DS at the parent; two name servers (127.0.0.1 and
@@ -24,162 +25,37 @@ returns the whole tree under the test TLD `test.` (itself signed, its DS given a
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import dns.dnssec
 import dns.name
-import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-import dns.rdtypes.ANY.NSEC3
-import dns.rdtypes.ANY.NSEC3PARAM
-import dns.rrset
 import dns.zone
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from dns.dnssectypes import Algorithm
-from dns.rdtypes.ANY.DNSKEY import DNSKEY
 
 from cyberscan.demo.dnsserver import ServedZone
 
-DAY = 86400
-PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+# Zone building and signing are product code (the demo serves signed zones): the tests build their
+# own world with the same helpers.
+from cyberscan.demo.dnszones import (
+    DAY,
+    SPF_CHAIN,
+    ZoneKeys,
+    anchor_file_text,
+    dkim_record,
+    ds_text,
+    key_pair,
+    make_zone,
+    sign_nsec,
+    sign_nsec3,
+    spf_include_tree,
+    txt,
+    zone_keys,
+)
+
 NSEC3_SALT = "aabb"
 NSEC3_ITERATIONS = 5
-#: SPF includes under mairie-passoire.test's record: 11 DNS-querying terms in all (limit: 10)
-SPF_CHAIN = 11
-
-
-@dataclass(frozen=True)
-class KeyPair:
-    """A private key and its DNSKEY record."""
-
-    private: PrivateKey
-    dnskey: DNSKEY
-
-
-@dataclass(frozen=True)
-class ZoneKeys:
-    """The key-signing and zone-signing keys of one zone."""
-
-    ksk: KeyPair
-    zsk: KeyPair
-
-    def pairs(self) -> list[tuple[PrivateKey, DNSKEY]]:
-        return [(self.ksk.private, self.ksk.dnskey), (self.zsk.private, self.zsk.dnskey)]
-
-
-def key_pair(algorithm: int, ksk: bool, rsa_bits: int = 2048) -> KeyPair:
-    """A fresh key for `algorithm` (13: ECDSA P-256, 8: RSA/SHA-256)."""
-    private: PrivateKey
-    if algorithm == Algorithm.ECDSAP256SHA256:
-        private = ec.generate_private_key(ec.SECP256R1())
-    elif algorithm == Algorithm.RSASHA256:
-        private = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
-    else:
-        raise ValueError(f"no test key for algorithm {algorithm}")
-    flags = 257 if ksk else 256
-    return KeyPair(private, dns.dnssec.make_dnskey(private.public_key(), algorithm, flags=flags))
-
-
-def zone_keys(algorithm: int) -> ZoneKeys:
-    return ZoneKeys(key_pair(algorithm, ksk=True), key_pair(algorithm, ksk=False))
-
-
-def ds_text(origin: str, key: DNSKEY) -> str:
-    """The DS record (SHA-256) of `key` for zone `origin`, as presentation text."""
-    return dns.dnssec.make_ds(dns.name.from_text(origin), key, "SHA256").to_text()
-
-
-def anchor_file_text(origin: str, keys: ZoneKeys) -> str:
-    """A trust-anchor file (zone-file syntax) holding the DS of `origin`'s KSK."""
-    return f"; test anchor\n{origin.rstrip('.')}. 3600 IN DS {ds_text(origin, keys.ksk.dnskey)}\n"
-
-
-def txt(value: str) -> str:
-    """A TXT record's RDATA: `value` cut into quoted character-strings of at most 255 octets."""
-    parts = [value[i : i + 255] for i in range(0, len(value), 255)] or [""]
-    return " ".join(f'"{p}"' for p in parts)
-
-
-def dkim_record(bits: int) -> str:
-    """A DKIM key record (RFC 6376) for a fresh RSA key of `bits` bits."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    der = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode('ascii')}"
-
-
-def make_zone(origin: str, text: str) -> dns.zone.Zone:
-    """A zone with absolute names (what the signers below expect)."""
-    header = f"$TTL 300\n@ IN SOA ns1.{origin}. hostmaster.{origin}. 2026110101 3600 600 86400 300\n"
-    return dns.zone.from_text(header + text, origin=origin, relativize=False)
-
-
-def sign_nsec(zone: dns.zone.Zone, keys: ZoneKeys, inception: float, expiration: float) -> None:
-    """Sign with NSEC (dnspython's sign_zone)."""
-    dns.dnssec.sign_zone(zone, keys=keys.pairs(), inception=inception, expiration=expiration)
-
-
-def sign_nsec3(
-    zone: dns.zone.Zone, keys: ZoneKeys, inception: float, expiration: float, salt: str, iterations: int
-) -> None:
-    """Sign with NSEC3 (RFC 5155), which dnspython's sign_zone does not implement yet.
-
-    Every name and empty non-terminal gets an NSEC3 at its hashed owner, chained in hash order; the
-    zone must have no delegation (names below a cut would need opt-out handling).
-    """
-    origin = zone.origin
-    assert origin is not None
-    salt_bytes = bytes.fromhex(salt)
-    with zone.writer() as txn:
-        txn.add(origin, 0, _rdata("NSEC3PARAM", f"1 0 {iterations} {salt}"))
-        for pair in keys.pairs():
-            txn.add(origin, 300, pair[1])
-    names: set[dns.name.Name] = set()
-    for name in zone.nodes:
-        while name.is_subdomain(origin):
-            names.add(name)
-            if name == origin:
-                break
-            name = name.parent()
-    hashed = sorted((dns.dnssec.nsec3_hash(n, salt_bytes, iterations, 1), n) for n in names)
-    with zone.writer() as txn:
-        for index, (digest, name) in enumerate(hashed):
-            node = zone.get_node(name)
-            types = {rds.rdtype for rds in node.rdatasets} if node is not None else set()
-            if types:
-                types.add(dns.rdatatype.RRSIG)
-            next_digest = hashed[(index + 1) % len(hashed)][0]
-            record = dns.rdtypes.ANY.NSEC3.NSEC3(
-                dns.rdataclass.IN,
-                dns.rdatatype.NSEC3,
-                1,
-                0,
-                iterations,
-                salt_bytes,
-                base64.b32hexdecode(next_digest),
-                dns.rdtypes.ANY.NSEC3.Bitmap.from_rdtypes(sorted(types)),
-            )
-            txn.add(dns.name.Name((digest.lower().encode(), *origin.labels)), 300, record)
-    with zone.writer() as txn:
-        for name, rdataset in list(txn.iterate_rdatasets()):
-            if rdataset.rdtype == dns.rdatatype.RRSIG:
-                continue
-            signer = keys.ksk if rdataset.rdtype == dns.rdatatype.DNSKEY else keys.zsk
-            rrset = dns.rrset.from_rdata_list(name, rdataset.ttl, list(rdataset))
-            sig = dns.dnssec.sign(
-                rrset, signer.private, origin, signer.dnskey, inception=inception, expiration=expiration
-            )
-            txn.add(name, rdataset.ttl, sig)
-
-
-def _rdata(rdtype: str, text: str) -> dns.rdata.Rdata:
-    return dns.rdata.from_text("IN", rdtype, text)
 
 
 def corrupt_signature(zone: dns.zone.Zone, name: str, covered: str) -> None:
@@ -280,14 +156,7 @@ quartier.services DS {ds_text(quartier, keys[quartier].ksk.dnskey)}
     corrupt_signature(zones["bogus-dnskey.test"], "bogus-dnskey.test.", "DNSKEY")
 
     # _spf includes spf2 to spf6, spf6 includes spf7 to spf11: with the top include, 11 lookups
-    tree = {1: range(2, 7), 6: range(7, SPF_CHAIN + 1)}
-    names = {i: "_spf" if i == 1 else f"spf{i}" for i in range(1, SPF_CHAIN + 1)}
-    spf = "\n".join(
-        f'{names[i]} TXT "v=spf1 '
-        + "".join(f"include:{names[j]}.hebergeur.test " for j in tree.get(i, ()))
-        + ('~all"' if i in tree else 'ip4:192.0.2.0/24 ~all"')
-        for i in range(1, SPF_CHAIN + 1)
-    )
+    spf = spf_include_tree(SPF_CHAIN)
     zones["hebergeur.test"] = make_zone(
         "hebergeur.test",
         f"@ NS ns1\nns1 A 127.0.0.1\nportail A 127.0.0.1\n{spf}\nquartier NS ns1\n",

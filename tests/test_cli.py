@@ -112,25 +112,32 @@ def test_demo_writes_schema_valid_reports(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     code, stdout, _ = invoke("demo", "-o", str(out), "--lang", "en")
     assert code == 0
-    report = json.loads((out / "rapport.json").read_text(encoding="utf-8"))
-    jsonschema.validate(report, load_schema())
-    names = [t["target"] for t in report["targets"]]
-    assert names[:3] == ["mairie-modele.test", "mairie-passoire.test", "127.0.0.2"]
-    assert names[3].startswith("https://extranet.mairie-passoire.test:")  # the legacy TLS portal
-    modele, passoire, server_room, extranet = report["targets"]
+    modele, passoire = (
+        json.loads((out / f"rapport-{name}.json").read_text(encoding="utf-8"))
+        for name in ("mairie-modele", "mairie-passoire")
+    )
+    for report in (modele, passoire):
+        jsonschema.validate(report, load_schema())
+    # one scan per commune: the weak commune's server room and extranet are in its own report only
+    assert [t["target"] for t in modele["targets"]] == ["mairie-modele.test"]
+    names = [t["target"] for t in passoire["targets"]]
+    assert names[:2] == ["mairie-passoire.test", "127.0.0.2"]
+    assert names[2].startswith("https://extranet.mairie-passoire.test:")  # the legacy TLS portal
+    [site] = modele["targets"]
+    commune, server_room, extranet = passoire["targets"]
     exposed = {f["check_id"] for f in server_room["findings"] if f["status"] == "fail"}
     assert {"SVC-RDP-EXPOSED", "SVC-DB-EXPOSED", "SVC-VNC-REMOTE", "SVC-TELNET"} <= exposed
     assert server_room["summary"]["error"] == 0  # no web server there: not applicable, not an error
-    assert modele["summary"]["fail"] == 0 and modele["summary"]["error"] == 0
-    assert passoire["summary"]["fail"] >= 10
+    assert site["summary"]["fail"] == 0 and site["summary"]["error"] == 0
+    assert commune["summary"]["fail"] >= 10
     failed = {f["check_id"] for f in extranet["findings"] if f["status"] == "fail"}
     assert {"TLS-PROTO-LEGACY", "TLS-CIPHER-WEAK"} <= failed
-    html = (out / "rapport.html").read_text(encoding="utf-8")
-    assert html.startswith("<!DOCTYPE html>") and "<script" not in html
-    assert (
-        "HTML report" in stdout
-        and json.loads((out / "facts.json").read_text())["format"] == "cyberscan-facts"
-    )
+    for name, report in (("mairie-modele", modele), ("mairie-passoire", passoire)):
+        html = (out / f"rapport-{name}.html").read_text(encoding="utf-8")
+        assert html.startswith("<!DOCTYPE html>") and "<script" not in html
+        assert json.loads((out / f"facts-{name}.json").read_text())["format"] == "cyberscan-facts"
+        assert f"{report['commune']['name']} ({name}.test): grade {report['grade']['letter']}" in stdout
+        assert f"HTML report: {out / f'rapport-{name}.html'}" in stdout
 
 
 @pytest.mark.parametrize(

@@ -79,7 +79,8 @@ SECOND_LEVEL_SUFFIXES = frozenset(
 )
 
 #: special-use TLDs nobody can register (RFC 2606, RFC 6761, RFC 6762, RFC 7686, ICANN's "internal"):
-#: never asked about, so that a demo or lab scan of "mairie.test" sends nothing to a bootstrap service
+#: never asked about unless `base_url` is set, so that a lab scan of "mairie.test" sends nothing to a
+#: bootstrap service
 RESERVED_TLDS = frozenset({"test", "example", "invalid", "localhost", "local", "onion", "internal", "arpa"})
 
 _DATE = re.compile(
@@ -241,13 +242,14 @@ class RdapCollector(Collector):
             return RdapFacts(collected_at=collected_at)
         domain = registered_domain(host)
         tld = domain.rsplit(".", 1)[-1]
-        if tld in RESERVED_TLDS or "." not in domain:
+        settings = {**self.defaults, **ctx.settings}
+        base_url = str(settings["base_url"])
+        # A special-use name is never sent to a public bootstrap service; an RDAP server the user named
+        # explicitly (a lab's or the demo's registry stand-in) is asked whatever the TLD.
+        if "." not in domain or (tld in RESERVED_TLDS and not base_url):
             detail = f"{domain} is not under a registry's TLD (special-use name): nothing to ask"
             return RdapFacts(domain=domain, outcome="unsupported", detail=detail, collected_at=collected_at)
-        settings = {**self.defaults, **ctx.settings}
-        base, via_bootstrap, note = _choose_base(
-            domain, str(settings["base_url"]), str(settings["bootstrap_url"])
-        )
+        base, via_bootstrap, note = _choose_base(domain, base_url, str(settings["bootstrap_url"]))
         if base is None:
             detail = f"the .{tld} registry publishes no RDAP service"
             return RdapFacts(domain=domain, outcome="unsupported", detail=detail, collected_at=collected_at)

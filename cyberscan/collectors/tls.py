@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import ipaddress
-import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -40,7 +39,6 @@ from uuid import UUID
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
 from nassl.ephemeral_key_info import DhEphemeralKeyInfo, EcDhEphemeralKeyInfo, EphemeralKeyInfo
 
@@ -735,16 +733,15 @@ class TlsCollector(Collector):
             self._plan(spec, ctx, settings, timeout, commands) for spec in specs
         ]
         requests = [p for p in planned if isinstance(p, _Planned)]
-        # sslyze's bundled trust stores hold certificates with negative serial numbers: cryptography
-        # warns on every parse. And sslyze leaves the socket of a refused STARTTLS negotiation to the
-        # garbage collector, which warns. Both silenced here only (warning filters are process-wide:
-        # other threads are silenced for these two classes while the scan runs).
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-            warnings.simplefilter("ignore", ResourceWarning)
-            results = self._run_scanner([p.request for p in requests], settings, ctx)
-            for job in requests:
-                job.outcome, job.nothing_listens = _outcome(job, results.get(job.request.uuid))
+        # No warnings.catch_warnings() here: it swaps the process-wide filter list, so two scans in
+        # parallel threads restore each other's filters mid-scan. sslyze's two warnings are filtered
+        # once instead: CryptographyDeprecationWarning (its trust stores hold certificates with
+        # negative serials) by the CLI's main(), and the ResourceWarning of the socket it leaves to the
+        # garbage collector after a refused STARTTLS is ignored by Python's default filters (the test
+        # suite's configuration names it).
+        results = self._run_scanner([p.request for p in requests], settings, ctx)
+        for job in requests:
+            job.outcome, job.nothing_listens = _outcome(job, results.get(job.request.uuid))
         endpoints: list[TlsEndpoint] = []
         for item in planned:
             if not isinstance(item, _Planned):

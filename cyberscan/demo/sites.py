@@ -1,4 +1,5 @@
-"""The two fictitious communes of `cyberscan demo`: one configured by the book, one full of holes.
+"""The two fictitious communes of `cyberscan demo` (one configured by the book, one full of holes), the
+model commune's MTA-STS policy host and the stand-in registry's RDAP service.
 
 Every secret below is invented and obviously fake; every third-party host is under `.test`, which
 the scanner never fetches (it reads pages, it does not load their subresources).
@@ -9,12 +10,17 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import json
+from typing import Any
 
 from .webserver import Route, Site
 
 MODELE = "mairie-modele.test"
 PASSOIRE = "mairie-passoire.test"
 DEMO_DOMAINS = (MODELE, PASSOIRE)
+#: the communes' mail servers (MX hosts)
+MODELE_MX = f"mx1.{MODELE}"
+PASSOIRE_MX = f"mail.{PASSOIRE}"
 
 _HTML = ("Content-Type", "text/html; charset=utf-8")
 _TEXT = ("Content-Type", "text/plain; charset=utf-8")
@@ -286,3 +292,78 @@ def _passoire() -> Site:
 def demo_sites(today: datetime.date) -> list[Site]:
     """The demo's two communes; `today` dates security.txt's Expires (less than a year ahead)."""
     return [_modele(today), _passoire()]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Around the communes: the model commune's MTA-STS policy host, and the registry's RDAP service.
+
+MTA_STS_POLICY = (
+    # RFC 8461 §3.2: lines end in CRLF; the MX pattern must match every MX host, max_age is a week.
+    f"version: STSv1\r\nmode: enforce\r\nmx: {MODELE_MX}\r\nmax_age: 604800\r\n"
+).encode()
+
+
+def mta_sts_site() -> Site:
+    """https://mta-sts.mairie-modele.test/.well-known/mta-sts.txt: the policy, `mode: enforce`."""
+    return Site(
+        hosts=(f"mta-sts.{MODELE}",),
+        routes={"/.well-known/mta-sts.txt": Route(200, (_TEXT,), MTA_STS_POLICY)},
+        certificate="valid",
+    )
+
+
+#: the six registrar (client) and registry (server) locks of RFC 8056, as RDAP spells them
+_LOCKS = tuple(
+    f"{side} {operation} prohibited"
+    for side in ("client", "server")
+    for operation in ("transfer", "update", "delete")
+)
+_RDAP_JSON = (("Content-Type", "application/rdap+json"),)
+
+
+def _rdap_date(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rdap_domain(name: str, expires: datetime.datetime, statuses: tuple[str, ...]) -> dict[str, Any]:
+    """An RFC 9083 domain object, shaped as AFNIC's RDAP service answers (invented registrar)."""
+    return {
+        "objectClassName": "domain",
+        "rdapConformance": ["rdap_level_0"],
+        "ldhName": name,
+        "status": ["active", *statuses],
+        "events": [
+            {"eventAction": "registration", "eventDate": "2004-06-15T09:00:00Z"},
+            {"eventAction": "expiration", "eventDate": _rdap_date(expires)},
+        ],
+        "entities": [
+            {
+                "objectClassName": "entity",
+                "roles": ["registrar"],
+                "vcardArray": [
+                    "vcard",
+                    [["version", {}, "text", "4.0"], ["fn", {}, "text", "Bureau d'enregistrement fictif"]],
+                ],
+            }
+        ],
+    }
+
+
+def rdap_site(host: str, now: datetime.datetime) -> Site:
+    """The registry's RDAP service (RFC 9082 `/domain/<name>`): the model commune's domain renewed for
+    about 300 days and locked at both registrar and registry; the weak one's expiring in 20 days, unlocked.
+    """
+    records = {
+        MODELE: rdap_domain(MODELE, now + datetime.timedelta(days=300), _LOCKS),
+        PASSOIRE: rdap_domain(PASSOIRE, now + datetime.timedelta(days=20), ()),
+    }
+    return Site(
+        hosts=(host,),
+        routes={
+            f"/domain/{name}": Route(200, _RDAP_JSON, json.dumps(obj).encode())
+            for name, obj in records.items()
+        },
+        # RFC 7480 §5.3: an unknown domain is a 404
+        default=Route(404, _RDAP_JSON, b'{"errorCode": 404, "title": "Not Found"}'),
+        certificate="valid",
+    )

@@ -415,6 +415,7 @@ class LocalTlsServer:
         self._check_can_start(allow_all_interfaces)
         self.ca = ca or trustme.CA()
         self._process: subprocess.Popen[bytes] | None = None
+        self._certificate_pem = b""
         self._smtp: _SmtpServer | None = None
         self._thread: threading.Thread | None = None
         self._stopped = False
@@ -426,6 +427,7 @@ class LocalTlsServer:
             key, cert = mint_certificate(
                 self.profile.certificate, self.profile.key, self.ca, self.hosts, self._tmp
             )
+            self._certificate_pem = cert.read_bytes()
             self._start(key, cert, startup_timeout)
         except BaseException:
             self.stop()
@@ -517,6 +519,11 @@ class LocalTlsServer:
     @property
     def ca_pem_path(self) -> Path:
         return self._ca_pem
+
+    @property
+    def certificate_pem(self) -> bytes:
+        """The certificate chain the server presents (PEM, leaf first): what a demo TLSA record hashes."""
+        return self._certificate_pem
 
     def hosts_map(self) -> dict[str, str]:
         """Every certificate name → 127.0.0.1, for a static-hosts resolver."""

@@ -320,7 +320,8 @@ def test_bootstrap_redirector(registry: Any, target: str, outcome: str, detail: 
     ("target", "domain", "base_url"),
     [
         ("www.ville.eu", "ville.eu", ""),
-        ("mairie-passoire.test", "mairie-passoire.test", "https://rdap.test/"),
+        # no base_url: the bootstrap redirector would be asked, and a special-use name is never sent there
+        ("mairie-passoire.test", "mairie-passoire.test", ""),
     ],
     ids=["tld-without-rdap", "special-use-tld"],
 )
@@ -329,6 +330,18 @@ def test_unsupported_without_any_request(registry: Any, target: str, domain: str
     facts = _query(registry, target, base_url=base_url, bootstrap_url=boot)
     assert (facts.domain, facts.outcome, facts.url) == (domain, "unsupported", None)
     assert facts.detail and registry.requests == []
+
+
+def test_configured_base_url_is_asked_even_for_a_special_use_tld(start_web_server: StartWebServer) -> None:
+    routes = {
+        "/domain/mairie-x.test": Route(200, RDAP_JSON, json.dumps(domain_object("mairie-x.test")).encode())
+    }
+    registry = start_web_server([_site(["rdap.test"], routes), _site(["boot.test"], BOOTSTRAP_ROUTES)])
+    boot = f"https://boot.test:{registry.https_port}/"
+    facts = _query(registry, "www.mairie-x.test", bootstrap_url=boot)
+    assert (facts.domain, facts.outcome, facts.expiration) == ("mairie-x.test", "ok", EXPIRY.isoformat())
+    assert facts.url == f"https://rdap.test:{registry.https_port}/domain/mairie-x.test"
+    assert [(r.host, r.path) for r in registry.requests] == [("rdap.test", "/domain/mairie-x.test")]
 
 
 @pytest.mark.parametrize("target", ["192.0.2.1", "192.0.2.0/29", "https://192.0.2.1/"])

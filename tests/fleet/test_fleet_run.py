@@ -74,8 +74,14 @@ def test_two_runs_dedupe_limit_changes_and_reports(tmp_path: Path, server: Switc
     server.switch(site("beta.test", hsts=True))
     communes[2] = ("Gamma", "45003", ["gamma.test", SHARED, "delta.test"])
     write_inventory(tmp_path, communes)
-    second = run(inventory, db, out, "--fail-on", "medium", "--per-ip-rate", "0")
+    alerts = '\n[alerts]\nsmtp_host = "relais.test"\nsender = "audit@syndicat.test"\nthreshold = "medium"\n'
+    inventory.write_text(inventory.read_text(encoding="utf-8") + alerts, encoding="utf-8")
+    second = run(inventory, db, out, "--fail-on", "medium", "--per-ip-rate", "0", "--dry-run")
     assert second.exit_code == 1, second.output + second.stderr  # new medium failures since run 1
+    # The complete run's alerts, printed instead of sent: Alpha (regressed) and Gamma (new) are told,
+    # Bêta (only fixed) is not; nothing was sent (no relay exists at relais.test).
+    assert "mairie@alpha.test" in second.stdout and "mairie@delta.test" not in second.stdout
+    assert "mairie@gamma.test" in second.stdout and "mairie@beta.test" not in second.stdout
     registry = load_registry(load_plugins=False)
     with History(db) as history:
         changes = run_changes(history, 2, load_inventory(inventory, registry).communes)
