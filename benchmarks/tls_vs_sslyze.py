@@ -202,7 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     profile = GNUTLS_MODERN if args.server == "gnutls" else "modern"
     # gnutls-serv has no bind option: it listens on every interface, and only loopback connects to it.
-    with LocalTlsServer(profile, [HOST], allow_all_interfaces=True) as server, tempfile.TemporaryDirectory() as tmp:
+    with (
+        LocalTlsServer(profile, [HOST], allow_all_interfaces=True) as server,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         report = Path(tmp) / "report.json"
         ours_label = "cyberscan (collector)" if args.direct else "cyberscan (CLI)"
         label = "sslyze CLI (default scan)" if args.sslyze_default else "sslyze CLI (same commands)"
