@@ -243,3 +243,15 @@ def test_open_doors_are_the_most_urgent_distinct_failures() -> None:
 def test_grade_json_is_deterministic_whatever_the_input_order() -> None:
     findings = [item("WEB-A", F, HIGH), item("TLS-B", W, MED), item("SVC-C", F, CRIT), item("DNS-D", P, LOW)]
     assert grade(findings).to_json() == grade(list(reversed(findings))).to_json()
+
+
+def test_one_resource_seen_from_two_targets_weighs_once_at_its_worst() -> None:
+    # The domain and a URL under it both judge the zone's registration: one verdict, not two.
+    domain = item("DNS-DOMAIN-EXPIRY", F, resource="mairie.fr", target="mairie.fr")
+    url = item("DNS-DOMAIN-EXPIRY", F, resource="mairie.fr", target="https://extranet.mairie.fr/")
+    other = item("DNS-AXFR-OPEN", P, resource="ns1.mairie.fr", target="mairie.fr")
+    once = area(grade([domain, url, other]), "DNS")
+    assert (once.counted, once.failed) == (2, 1)  # type: ignore[attr-defined]
+    # Seen as a pass from one target and a warn from another: the warn is what counts.
+    mixed = grade([item("DNS-CAA", P, LOW, resource="z"), item("DNS-CAA", W, LOW, resource="z", target="u")])
+    assert area(mixed, "DNS").score == 50.0  # type: ignore[attr-defined]

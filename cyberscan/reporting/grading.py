@@ -182,9 +182,32 @@ def letter_for(score: float) -> str:
     return "E"
 
 
+def distinct(items: Sequence[Graded]) -> list[Graded]:
+    """One item per (check, resource): the worst-scored when several targets reach the same resource.
+
+    A commune's domain and a URL under it both see the zone, the registration and the MX: the same
+    verdict on the same resource must weigh once in the grade, not once per target that saw it.
+    """
+    kept: dict[tuple[str, str], Graded] = {}
+    for item in items:
+        key = (item.finding.check_id, item.finding.resource)
+        current = kept.get(key)
+        if current is None or _worse(item, current):
+            kept[key] = item
+    return list(kept.values())
+
+
+def _worse(item: Graded, than: Graded) -> bool:
+    mine, theirs = item.result, than.result
+    if mine is None:
+        return False
+    return theirs is None or mine < theirs
+
+
 def grade(items: Sequence[Graded], weights: Weights | None = None) -> Grade:
     """Grade every finding of a run together (the run is one commune, whatever its targets)."""
     weights = weights or Weights()
+    items = distinct(items)
     by_area: dict[str, list[Graded]] = {}
     for item in items:
         by_area.setdefault(item.area, []).append(item)
