@@ -351,34 +351,10 @@ class _Loader:
         return ReportSettings(texts["commune"], texts["insee"], texts["organisation"], logo, weights)
 
     def logo(self, name: str) -> str:
-        where = ("report", "logo")
-        path = (self.path.parent / name).resolve()
         try:
-            if path.stat().st_size > MAX_LOGO_BYTES:
-                raise self.fail(where, f"'report.logo' is larger than {MAX_LOGO_BYTES // 1024} KB: {path}")
-            content = path.read_bytes()[: MAX_LOGO_BYTES + 1]
-        except OSError as exc:
-            raise self.fail(where, f"'report.logo' cannot be read: {exc.strerror or exc}: {path}") from None
-        if len(content) > MAX_LOGO_BYTES:  # grew between stat() and read
-            raise self.fail(where, f"'report.logo' is larger than {MAX_LOGO_BYTES // 1024} KB: {path}")
-        # The type comes from the bytes, not the file name: a renamed file must not change what is embedded.
-        if content.startswith(b"\x89PNG\r\n\x1a\n"):
-            mime = "image/png"
-        elif content.startswith(b"\xff\xd8\xff"):
-            mime = "image/jpeg"
-        else:
-            try:
-                text = content.decode("utf-8")
-            except UnicodeDecodeError:
-                text = ""
-            if "<svg" not in text.lower():
-                raise self.fail(where, f"'report.logo' must be a PNG, JPEG or SVG image: {path}")
-            if _SVG_ACTIVE.search(text):
-                raise self.fail(
-                    where, f"'report.logo' SVG contains scripts, event handlers or entities, refused: {path}"
-                )
-            mime = "image/svg+xml"
-        return f"data:{mime};base64,{base64.b64encode(content).decode('ascii')}"
+            return logo_data_uri((self.path.parent / name).resolve())
+        except ValueError as exc:
+            raise self.fail(("report", "logo"), f"'report.logo' {exc}") from None
 
     def weight(self, where: tuple[str, ...], value: Any, maximum: float = MAX_WEIGHT) -> float:
         if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
@@ -465,6 +441,38 @@ def _locate_array_item(text: str, name: str, index: int, key: str | None) -> int
         if header is not None and key is not None and key_here:
             return number
     return header if header is not None else locate(text, (name,))
+
+
+def logo_data_uri(path: Path) -> str:
+    """A logo file as a data URI for the report; ValueError (a message to prefix with the key) if refused.
+
+    At most MAX_LOGO_BYTES; PNG, JPEG or SVG, the type read from the bytes, not the file name (a
+    renamed file must not change what is embedded); an SVG with scripts, event handlers or entities is
+    refused, even though the report embeds it with <img>, which would not run them.
+    """
+    try:
+        if path.stat().st_size > MAX_LOGO_BYTES:
+            raise ValueError(f"is larger than {MAX_LOGO_BYTES // 1024} KB: {path}")
+        content = path.read_bytes()[: MAX_LOGO_BYTES + 1]
+    except OSError as exc:
+        raise ValueError(f"cannot be read: {exc.strerror or exc}: {path}") from None
+    if len(content) > MAX_LOGO_BYTES:  # grew between stat() and read
+        raise ValueError(f"is larger than {MAX_LOGO_BYTES // 1024} KB: {path}")
+    if content.startswith(b"\x89PNG\r\n\x1a\n"):
+        mime = "image/png"
+    elif content.startswith(b"\xff\xd8\xff"):
+        mime = "image/jpeg"
+    else:
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError:
+            text = ""
+        if "<svg" not in text.lower():
+            raise ValueError(f"must be a PNG, JPEG or SVG image: {path}")
+        if _SVG_ACTIVE.search(text):
+            raise ValueError(f"SVG contains scripts, event handlers or entities, refused: {path}")
+        mime = "image/svg+xml"
+    return f"data:{mime};base64,{base64.b64encode(content).decode('ascii')}"
 
 
 def load_config(path: Path, registry: Registry) -> Settings:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .._compat import tomllib
-from ..config import ConfigError, Settings, _Loader, load_config, locate
+from ..config import ConfigError, Settings, load_config, locate, logo_data_uri
 from ..metadata import ASSETS
 from ..owners import COMMUNE, MAX_OWNER_NAME
 from ..registry import Registry
@@ -136,13 +136,11 @@ class Inventory:
     def _logo(self, registry: Registry) -> str | None:
         if not self.syndicat.logo:
             return None
-        # The configuration's own loader checks the logo (size, type from bytes, script-free SVG):
-        # the same rules must hold for a logo named in the inventory.
-        loader = _Loader(self.path, "", registry)
+        # The configuration's rules (size, type from bytes, script-free SVG) hold for the inventory's logo.
         try:
-            return loader.logo(self.syndicat.logo)
-        except ConfigError as exc:
-            raise InventoryError(str(exc)) from None
+            return logo_data_uri((self.path.parent / self.syndicat.logo).resolve())
+        except ValueError as exc:
+            raise InventoryError(f"{self.path}: 'syndicat.branding.logo' {exc}") from None
 
     def base_settings(self, registry: Registry) -> Settings:
         """The shared cyberscan configuration named by `[syndicat] config`, or the defaults."""

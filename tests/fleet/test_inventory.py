@@ -163,3 +163,20 @@ def test_alerts_table_is_parsed_and_its_errors_point_at_the_line(tmp_path: Path,
         load_inventory(path, registry)
     line = bad.splitlines().index('threshold = "urgent"') + 1
     assert str(caught.value).startswith(f"{path}:{line}: 'alerts.threshold'")
+
+
+def test_inventory_logo_follows_the_configuration_rules(tmp_path: Path, registry: Registry) -> None:
+    (tmp_path / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>')
+    path = tmp_path / "inventaire.toml"
+    path.write_text(
+        GOOD.replace(
+            'contact = "rssi@syndicat.test"', 'contact = "rssi@syndicat.test"\nbranding.logo = "logo.svg"'
+        )
+    )
+    inventory = load_inventory(path, registry)
+    with pytest.raises(InventoryError, match=r"'syndicat\.branding\.logo' SVG contains scripts"):
+        inventory.settings_for(inventory.base_settings(registry), inventory.communes[0], registry)
+    (tmp_path / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    settings = inventory.settings_for(inventory.base_settings(registry), inventory.communes[0], registry)
+    assert settings.report.logo_data_uri is not None
+    assert settings.report.logo_data_uri.startswith("data:image/svg+xml;base64,")
