@@ -425,7 +425,7 @@ class Hsts(_WebCheck):
             return
         directives = _directives(header)
         raw_age = directives.get("max-age")
-        if raw_age is None or not raw_age.isdigit():
+        if raw_age is None or not raw_age.isdecimal():
             yield self.finding(Status.FAIL, url, "invalid", evidence={"header": _clip(header)}, url=url)
             return
         max_age = int(raw_age)
@@ -680,7 +680,7 @@ class _Cookie:
         expires = self.attrs.get("expires") or ""
         return (
             self.value in ("", "deleted")
-            or (max_age.lstrip("-").isdigit() and int(max_age) <= 0)
+            or (max_age.lstrip("-").isdecimal() and int(max_age) <= 0)
             or re.search(r"\b19\d\d\b", expires) is not None
         )
 

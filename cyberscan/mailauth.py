@@ -371,7 +371,7 @@ def parse_dmarc(record: str) -> DmarcPolicy:
         if value is not None and value not in _DISPOSITIONS:
             raise RecordSyntaxError(f"invalid {name}={value[:20]!r}")
     pct_text = tags.get("pct", "100")
-    if not pct_text.isdigit() or int(pct_text) > 100:
+    if not pct_text.isdecimal() or int(pct_text) > 100:
         raise RecordSyntaxError(f"invalid pct={pct_text[:20]!r}")
 
     def uris(key: str) -> tuple[str, ...]:
@@ -495,13 +495,14 @@ def parse_dkim_key(record: str) -> DkimKey:
             return DkimKey(key_type, None, revoked=False, error="an Ed25519 key has 32 bytes")
         return DkimKey(key_type, 256, revoked=False)
     from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.serialization import load_der_public_key
 
     # RFC 6376 names the PKCS#1 RSAPublicKey, while nearly everyone publishes a SubjectPublicKeyInfo:
     # cryptography's DER loader accepts both.
     try:
         key = load_der_public_key(raw)
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):  # garbage, or a valid key of a type cryptography lacks
         return DkimKey(key_type, None, revoked=False, error="p= is not a DER public key")
     if not isinstance(key, rsa.RSAPublicKey):
         return DkimKey(key_type, None, revoked=False, error="k=rsa but the key is not RSA")
@@ -535,7 +536,7 @@ def parse_mta_sts_policy(body: str) -> MtaStsPolicyText:
     if mode not in ("enforce", "testing", "none"):
         raise RecordSyntaxError(f"invalid mode {mode[:20]!r}")
     max_age_text = (fields.get("max_age") or [""])[0]
-    max_age = int(max_age_text) if max_age_text.isdigit() else None
+    max_age = int(max_age_text) if max_age_text.isdecimal() else None
     if max_age is None:
         raise RecordSyntaxError("missing or invalid max_age")
     patterns = tuple(m.lower().rstrip(".") for m in fields.get("mx", []) if m)

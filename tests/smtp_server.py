@@ -378,3 +378,16 @@ def running(*servers: SmtpServer | ScriptedServer) -> Iterator[None]:
     finally:
         for server in servers:
             server.stop()
+
+
+def relay_dropping_on_rset(peer: Peer) -> None:
+    """An open relay (250 to an external RCPT) that hangs up when the client sends RSET."""
+    peer.send("220 relay.test ESMTP\r\n")
+    while (line := peer.line()) is not None:
+        verb = line.split(" ", 1)[0].upper()
+        if verb == "EHLO":
+            peer.send("250-relay.test\r\n250 8BITMIME\r\n")
+        elif verb in ("MAIL", "RCPT"):
+            peer.send("250 2.1.0 Ok, relaying\r\n")
+        else:  # RSET (or anything else): the connection just ends
+            return

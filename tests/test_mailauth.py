@@ -3,7 +3,9 @@ TLS-RPT and DANE matching, over recorded answers (no network)."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import mail_factories as mf
 import pytest
@@ -519,3 +521,32 @@ def test_parse_tlsa() -> None:
     for bad in ("3 1 1 zz", "three 1 1 ab", "3 1"):
         with pytest.raises(RecordSyntaxError):
             parse_tlsa(bad)
+
+
+def _der(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    length = bytes([size]) if size < 128 else bytes([0x80 | 1, size]) if size < 256 else b""
+    assert length, "test helper: bodies under 256 bytes only"
+    return bytes([tag]) + length + body
+
+
+@pytest.mark.parametrize(
+    ("parse", "record"),
+    [
+        # Unicode digits that str.isdigit() accepts and int() refuses: a syntax error, never a crash.
+        (parse_dmarc, "v=DMARC1; p=reject; pct=²"),
+        (parse_mta_sts_policy, "version: STSv1\nmode: enforce\nmx: mx.mairie.fr\nmax_age: ³"),
+    ],
+    ids=["dmarc-pct-superscript", "mta-sts-max-age-superscript"],
+)
+def test_unicode_digits_are_a_syntax_error_not_a_crash(parse: Any, record: str) -> None:
+    with pytest.raises(RecordSyntaxError):
+        parse(record)
+
+
+def test_a_dkim_key_on_a_curve_cryptography_lacks_is_reported_not_raised() -> None:
+    # An EC SubjectPublicKeyInfo on brainpoolP160r1, which cryptography refuses with UnsupportedAlgorithm.
+    algorithm = _der(0x30, bytes.fromhex("06072a8648ce3d0201") + bytes.fromhex("06092b2403030208010101"))
+    spki = _der(0x30, algorithm + _der(0x03, b"\x00\x04" + b"\x01" * 40))
+    key = parse_dkim_key("v=DKIM1; k=rsa; p=" + base64.b64encode(spki).decode())
+    assert (key.bits, key.revoked, key.error) == (None, False, "p= is not a DER public key")

@@ -455,6 +455,8 @@ HSTS = cases(
     case("zero", hsts("max-age=0"), Status.FAIL, "disabled"),
     case("garbage", hsts("max-age=one-year"), Status.FAIL, "invalid"),
     case("no-max-age", hsts("includeSubDomains"), Status.FAIL, "invalid"),
+    # "²".isdigit() is true but int("²") raises: a hostile header must be judged, not crash the check
+    case("superscript-digit", hsts("max-age=²"), Status.FAIL, "invalid"),
     case("absent", hsts(None), Status.FAIL, "missing"),
     case(
         "untrusted-certificate",

@@ -8,6 +8,7 @@ a stub). Every server binds 127.0.0.x; nothing leaves the machine.
 from __future__ import annotations
 
 import hashlib
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -30,6 +31,7 @@ from smtp_server import (
     hostile_banner_smtp,
     imap_greeter,
     pop3_greeter,
+    relay_dropping_on_rset,
     running,
     segmented_smtp,
     silent,
@@ -37,7 +39,7 @@ from smtp_server import (
 
 from cyberscan.collectors.mail import MailCollector
 from cyberscan.collectors.mail_facts import MailFacts, SmtpProbe
-from cyberscan.collectors.mailproto import MAX_BANNER, MAX_KEYWORDS
+from cyberscan.collectors.mailproto import MAX_BANNER, MAX_KEYWORDS, RelayPlan, smtp_probe
 from cyberscan.demo.webserver import Route, Site
 from cyberscan.models import ErrorKind
 from cyberscan.net.guard import NetworkGuard
@@ -627,3 +629,16 @@ def test_keywords_are_capped(dns_zone: StartZone) -> None:
         guard = _guard(dns_zone(mx={DOMAIN: [(10, MX1)]}), {MX1: LOOPBACK})
         [probe] = _collect(_ctx(guard, {"smtp_port": server.port})).smtp
     assert isinstance(probe, SmtpProbe) and len(probe.ehlo) == MAX_KEYWORDS and probe.error_kind is None
+
+
+def test_an_accepted_relay_stays_accepted_when_the_server_hangs_up_on_rset() -> None:
+    """The verdict is the RCPT reply; RSET is best effort and cannot turn it into an error."""
+    server = ScriptedServer(relay_dropping_on_rset)
+    try:
+        plan = RelayPlan("probe@relay-test.example.com", "probe@relay-test.example.net")
+        context = ssl.create_default_context()
+        probe = smtp_probe(MX1, LOOPBACK, server.port, "cyberscan.invalid", lambda: 2.0, context, plan)
+    finally:
+        server.stop()
+    assert (probe.relay, probe.relay_reply) == ("accepted", "250 2.1.0 Ok, relaying")
+    assert "DATA" not in server.commands() and "RSET" in server.commands()
