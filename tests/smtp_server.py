@@ -391,3 +391,17 @@ def relay_dropping_on_rset(peer: Peer) -> None:
             peer.send("250 2.1.0 Ok, relaying\r\n")
         else:  # RSET (or anything else): the connection just ends
             return
+
+
+def submission_offering(auth: str) -> Script:
+    """A submission server advertising `auth` (e.g. "AUTH GSSAPI NTLM") and STARTTLS before TLS."""
+
+    def script(peer: Peer) -> None:
+        peer.send("220 submission.test ESMTP\r\n")
+
+        def ehlo(p: Peer) -> None:
+            p.send(f"250-submission.test\r\n250-{auth}\r\n250 STARTTLS\r\n")
+
+        _smtp_loop(peer, ehlo)
+
+    return script

@@ -494,8 +494,16 @@ def _submission(channel: LineChannel, helo: str, state: _Mailbox) -> None:
         raise DialogueError("protocol", f"EHLO refused: {ehlo.text}")
     state.capabilities = ehlo_keywords(ehlo)
     state.starttls_offered = _has_keyword(state.capabilities, "STARTTLS")
-    # "AUTH PLAIN LOGIN", or the pre-standard "AUTH=PLAIN" some old Exchange servers still send
-    state.cleartext_auth = any(k.split(" ", 1)[0].startswith("AUTH") for k in state.capabilities)
+    # "AUTH PLAIN LOGIN", or the pre-standard "AUTH=PLAIN" some old Exchange servers still send. Only
+    # PLAIN and LOGIN carry the password itself; NTLM, GSSAPI or CRAM-MD5 alone do not (the same rule
+    # as MAIL-CLEARTEXT-AUTH applies to port 25).
+    mechanisms = {
+        word
+        for keyword in state.capabilities
+        if keyword.startswith(("AUTH ", "AUTH="))
+        for word in keyword[5:].split()
+    }
+    state.cleartext_auth = bool({"PLAIN", "LOGIN"} & mechanisms)
     _quit(channel, "QUIT", read_smtp_reply)
 
 

@@ -35,11 +35,12 @@ from smtp_server import (
     running,
     segmented_smtp,
     silent,
+    submission_offering,
 )
 
 from cyberscan.collectors.mail import MailCollector
 from cyberscan.collectors.mail_facts import MailFacts, SmtpProbe
-from cyberscan.collectors.mailproto import MAX_BANNER, MAX_KEYWORDS, RelayPlan, smtp_probe
+from cyberscan.collectors.mailproto import MAX_BANNER, MAX_KEYWORDS, RelayPlan, mailbox_probe, smtp_probe
 from cyberscan.demo.webserver import Route, Site
 from cyberscan.models import ErrorKind
 from cyberscan.net.guard import NetworkGuard
@@ -642,3 +643,17 @@ def test_an_accepted_relay_stays_accepted_when_the_server_hangs_up_on_rset() -> 
         server.stop()
     assert (probe.relay, probe.relay_reply) == ("accepted", "250 2.1.0 Ok, relaying")
     assert "DATA" not in server.commands() and "RSET" in server.commands()
+
+
+@pytest.mark.parametrize(
+    ("auth", "cleartext"),
+    [("AUTH GSSAPI NTLM", False), ("AUTH CRAM-MD5 LOGIN", True), ("AUTH=PLAIN", True)],
+    ids=["no-password-mechanism", "login", "old-exchange-form"],
+)
+def test_submission_counts_only_password_mechanisms_as_cleartext_auth(auth: str, cleartext: bool) -> None:
+    server = ScriptedServer(submission_offering(auth))
+    try:
+        probe = mailbox_probe(MX1, LOOPBACK, server.port, "submission", "cyberscan.invalid", lambda: 2.0)
+    finally:
+        server.stop()
+    assert (probe.connected, probe.starttls_offered, probe.cleartext_auth) == (True, True, cleartext)
