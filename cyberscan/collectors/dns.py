@@ -833,6 +833,10 @@ class _ServerProbes:
             if budget is None:
                 result = NameServerAddress(address, answered=False, detail=SKIPPED)
             else:
+                # Passive (a DNS query any resolver sends), but through the guard all the same: the
+                # fleet's per-address rate limit must see the SOA, NS and AXFR queries to a name
+                # server that many communes share.
+                self.ctx.guard.pin(address, ProbeLevel.PASSIVE)
                 result = probe_name_server(address, self.zone, self.settings.ns_port, budget)
         with self.lock:
             self.results[address] = result

@@ -537,3 +537,24 @@ def test_server_open_resolver_needs_rd_and_unknown_opcodes_are_refused() -> None
     assert recursive.flags & dns.flags.RA and recursive.answer[0][0].to_text() == OPEN_RESOLVER_A
     assert iterative.rcode() == dns.rcode.REFUSED
     assert not_implemented.rcode() == dns.rcode.NOTIMP
+
+
+def test_name_server_probes_go_through_the_guard_and_its_rate_limit(
+    primary: LocalDnsServer, secondary: LocalDnsServer, anchor_file: Path
+) -> None:
+    """Fleet mode paces every address through the guard: direct SOA/NS/AXFR queries included."""
+
+    class Recording:
+        def __init__(self) -> None:
+            self.addresses: list[str] = []
+
+        def acquire(self, address: str) -> None:
+            self.addresses.append(address)
+
+    limiter = Recording()
+    ctx = _context(primary.port, trust_anchor=str(anchor_file))
+    ctx.guard.limiter = limiter
+    snapshot = _collect("mairie-modele.test", ctx)
+    probed = {a.address for ns in snapshot.nameservers for a in ns.addresses if a.answered}
+    assert probed == {"127.0.0.1", "127.0.0.2"}
+    assert probed <= set(limiter.addresses)
