@@ -18,7 +18,16 @@ from .alerts import send_alerts
 from .history import History, HistoryError
 from .inventory import Inventory, InventoryError, import_csv, load_inventory
 from .overview import overview_html, render_all, write_commune_report
-from .runner import EXIT_INCOMPLETE, EXIT_INPUT, FleetLocked, FleetOptions, FleetResult, run_fleet
+from .runner import (
+    EXIT_INCOMPLETE,
+    EXIT_INPUT,
+    FleetLocked,
+    FleetOptions,
+    FleetResult,
+    fleet_lock,
+    run_changes,
+    run_fleet,
+)
 
 SEVERITY = click.Choice([s.value for s in Severity])
 LANG = click.Choice(["fr", "en"])
@@ -218,28 +227,46 @@ def run_command(
             )
     except (OSError, HistoryError, InventoryError) as exc:
         click.echo(f"cyberscan fleet: error: cannot write the overview: {exc}", err=True)
-    _alert(inventory, result, dry_run)
-    click.echo(summary_line(result))
-    sys.exit(result.exit_code)
+    delivered = _deliver_alerts(inventory, db_path, dry_run)
+    click.echo(summary_line(result) + ("" if delivered else "; alerts NOT delivered (retried next run)"))
+    # Undelivered alerts make the run incomplete for monitoring (exit 3), like a commune that failed.
+    sys.exit(result.exit_code if delivered else EXIT_INCOMPLETE)
 
 
-def _alert(inventory: Inventory, result: FleetResult, dry_run: bool) -> None:
-    """Send the run's digests and webhook, once: only a complete run alerts (a resumed one finishing
-    later does, not the interrupted attempt), so nobody gets the same news twice."""
-    if inventory.alerts is None or not result.complete:
-        return
-    outcome = send_alerts(
-        list(result.changes.values()),
-        inventory.alerts,
-        dry_run=dry_run,
-        out=sys.stdout if dry_run else None,
-        run=str(result.run_id),
-        report_paths={c.insee: f"{c.slug}/rapport.html" for c in inventory.communes},
-    )
-    for failure in outcome.failures:
-        click.echo(
-            f"cyberscan fleet: error: alert {failure.channel} {failure.key}: {failure.detail}", err=True
-        )
+def _deliver_alerts(inventory: Inventory, db_path: Path, dry_run: bool) -> bool:
+    """Send every alert the history says is owed (this run's, and any an earlier invocation failed to
+    deliver), under the fleet lock; False when some could not be delivered (retried next time).
+
+    Alerts are owed from the moment a run completes (recorded with its completion), so a crash, a
+    reboot or a relay outage between the scan and the mail delays them to the next invocation instead
+    of losing them. A dry run prints them and leaves them owed.
+    """
+    if inventory.alerts is None:
+        return True
+    delivered = True
+    try:
+        with fleet_lock(db_path), History(db_path) as history:
+            for run_id in history.owed_alerts(str(inventory.path)):
+                outcome = send_alerts(
+                    list(run_changes(history, run_id, inventory.communes).values()),
+                    inventory.alerts,
+                    dry_run=dry_run,
+                    out=sys.stdout if dry_run else None,
+                    run=str(run_id),
+                    report_paths={c.insee: f"{c.slug}/rapport.html" for c in inventory.communes},
+                )
+                for failure in outcome.failures:
+                    line = f"cyberscan fleet: error: alert {failure.channel} {failure.key}: {failure.detail}"
+                    click.echo(line, err=True)
+                if not dry_run:
+                    history.set_alerts(run_id, "failed" if outcome.failures else "sent")
+                delivered = delivered and not outcome.failures
+    except FleetLocked:
+        return True  # another run holds the lock: it delivers what is owed when it ends
+    except HistoryError as exc:
+        click.echo(f"cyberscan fleet: error: alerts not sent: {exc}", err=True)
+        return False
+    return delivered
 
 
 @fleet.command("import")

@@ -62,6 +62,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, insee)
     );
     """,
+    # v3: alert delivery per run: NULL (no [alerts]), 'pending' (owed: set with the run's completion,
+    # so a crash before sending cannot lose them), 'sent', 'failed' (retried by the next invocation).
+    """
+    ALTER TABLE runs ADD COLUMN alerts TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 #: a stored report larger than this once inflated is refused (a corrupted or hostile database)
@@ -175,12 +180,31 @@ class History:
             assert cursor.lastrowid is not None
             return int(cursor.lastrowid), False
 
-    def finish_run(self, run_id: int, complete: bool) -> None:
+    def finish_run(self, run_id: int, complete: bool, alerts_owed: bool = False) -> None:
+        """Close the run; a complete run of an inventory with [alerts] owes its alerts from now on."""
         with self._transaction():
             self.conn.execute(
-                "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?",
-                ("complete" if complete else "incomplete", _now(), run_id),
+                "UPDATE runs SET status = ?, finished_at = ?, alerts = ? WHERE id = ?",
+                (
+                    "complete" if complete else "incomplete",
+                    _now(),
+                    "pending" if complete and alerts_owed else None,
+                    run_id,
+                ),
             )
+
+    def owed_alerts(self, inventory: str) -> list[int]:
+        """Complete runs of `inventory` whose alerts are still owed (pending or failed), oldest first."""
+        rows = self.conn.execute(
+            "SELECT id FROM runs WHERE inventory = ? AND status = 'complete' "
+            "AND alerts IN ('pending', 'failed') ORDER BY id",
+            (inventory,),
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def set_alerts(self, run_id: int, state: str) -> None:
+        with self._transaction():
+            self.conn.execute("UPDATE runs SET alerts = ? WHERE id = ?", (state, run_id))
 
     def run_started(self, run_id: int) -> str:
         row = self.conn.execute("SELECT started_at FROM runs WHERE id = ?", (run_id,)).fetchone()

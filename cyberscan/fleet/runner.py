@@ -406,7 +406,7 @@ def run_fleet(
             and c.status == "fail"
             and _rank(c.severity) >= options.fail_on.rank
         )
-        history.finish_run(run_id, result.complete)
+        history.finish_run(run_id, result.complete, alerts_owed=inventory.alerts is not None)
         return result
 
 

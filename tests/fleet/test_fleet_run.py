@@ -17,6 +17,7 @@ import trustme
 from click.testing import CliRunner, Result
 from conftest import closed_udp_port  # type: ignore[import-not-found]
 
+from cyberscan.demo.webserver import free_port
 from cyberscan.fleet.commands import fleet
 from cyberscan.fleet.history import History
 from cyberscan.fleet.inventory import load_inventory
@@ -200,3 +201,29 @@ def test_kill_9_then_resume_loses_nothing_and_redoes_nothing(
     assert (out / "45001-alpha" / "rapport.html").is_file() and (
         out / "45003-gamma" / "rapport.html"
     ).is_file()
+
+
+def test_alerts_a_relay_outage_did_not_deliver_are_owed_to_the_next_invocation(
+    tmp_path: Path, server: SwitchableServer
+) -> None:
+    write_config(tmp_path, server, closed_udp_port(), NAMES)
+    inventory = write_inventory(tmp_path, [("Alpha", "45001", ["alpha.test"])])
+    relay_port = free_port()  # nothing listens there: the relay is down
+    alerts = f'\n[alerts]\nsmtp_host = "127.0.0.1"\nsmtp_port = {relay_port}\nsender = "a@syndicat.test"\n'
+    inventory.write_text(inventory.read_text(encoding="utf-8") + alerts, encoding="utf-8")
+    db, out = tmp_path / "h.sqlite", tmp_path / "out"
+    baseline = run(inventory, db, out, "--per-ip-rate", "0")
+    assert baseline.exit_code == 0, baseline.output + baseline.stderr  # a first audit alerts nobody
+
+    server.switch(site("alpha.test", hsts=False))  # Alpha regresses: an alert is owed
+    second = run(inventory, db, out, "--per-ip-rate", "0")
+    assert second.exit_code == 3, second.output + second.stderr  # scanned fine, the alert is not out
+    assert "alert mail" in second.stderr and "NOT delivered" in second.stdout
+    with History(db) as history:
+        assert history.owed_alerts(str(inventory.resolve())) == [2]
+
+    # The next invocation (a dry run of run 3) first delivers what run 2 still owes, then its own.
+    third = run(inventory, db, out, "--per-ip-rate", "0", "--dry-run")
+    assert "To: mairie@alpha.test" in third.stdout and "HSTS" in third.stdout, third.stdout
+    with History(db) as history:
+        assert history.owed_alerts(str(inventory.resolve())) == [2]  # a dry run leaves it owed
