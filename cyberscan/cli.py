@@ -343,6 +343,8 @@ def _metas(registry: Registry, report: dict[str, Any]) -> dict[str, CheckMeta]:
 
 def _formatted(report: dict[str, Any], fmt: str, lang: str, metas: Mapping[str, CheckMeta]) -> str:
     """The report as `fmt` text in `lang`: every format is rendered from the canonical JSON."""
+    if fmt == "json" and lang == report.get("lang"):
+        return dumps(report)  # already in its language: nothing to re-localise
     from .reporting.html_report import localise_report  # jinja2 itself only for HTML
 
     if fmt == "html":

@@ -18,12 +18,6 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-import dns.exception
-import dns.name
-import dns.rdata
-import dns.rdataclass
-import dns.rdatatype
-
 from .collectors.dns_facts import DnsAnswer, Outcome
 from .collectors.mail_facts import PresentedCertificate
 
@@ -311,6 +305,13 @@ def _count_void(walk: SpfWalk, lookup: Lookup, name: str, rdtypes: tuple[str, ..
 def mx_host(record: str) -> str:
     """The exchange of an MX record in presentation format, lower case without the trailing dot; "" for
     the null MX ("0 ." of RFC 7505) and for a record that does not parse."""
+    # dnspython's record parser, imported on first use: checks import this module at start-up.
+    import dns.exception
+    import dns.name
+    import dns.rdata
+    import dns.rdataclass
+    import dns.rdatatype
+
     try:
         rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.MX, record)
     except (dns.exception.DNSException, ValueError):
@@ -494,8 +495,8 @@ def parse_dkim_key(record: str) -> DkimKey:
         if len(raw) != 32:
             return DkimKey(key_type, None, revoked=False, error="an Ed25519 key has 32 bytes")
         return DkimKey(key_type, 256, revoked=False)
-    from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.hazmat.primitives.serialization import load_der_public_key
 
     # RFC 6376 names the PKCS#1 RSAPublicKey, while nearly everyone publishes a SubjectPublicKeyInfo:
@@ -609,6 +610,11 @@ class TlsaRecord:
 
 def parse_tlsa(record: str) -> TlsaRecord:
     """Parse a TLSA record in presentation format ("3 1 1 ab12…"); raises RecordSyntaxError."""
+    import dns.exception
+    import dns.rdata
+    import dns.rdataclass
+    import dns.rdatatype
+
     try:
         rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TLSA, record)
     except (dns.exception.DNSException, ValueError) as exc:
