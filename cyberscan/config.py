@@ -13,9 +13,8 @@ from typing import Any
 
 from . import __version__
 from ._compat import tomllib
-from .metadata import ASSETS
+from .metadata import ASSETS, COMMUNE, MAX_OWNER_NAME
 from .models import Severity
-from .owners import COMMUNE, MAX_OWNER_NAME
 from .registry import Registry
 from .reporting.grading import AREAS, Weights
 from .scope import Scope, ScopeError

@@ -6,7 +6,6 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 from ._compat import tomllib
@@ -70,6 +69,10 @@ EFFORTS = ("quick", "ticket", "project")
 #: what the check is about, mapped to an owner by the configuration or by detection (MX, NS, hosting):
 #: the web host, the mail platform, the DNS host, the registrar, or the commune's own network.
 ASSETS = ("web", "mail", "dns", "domain", "network")
+#: the owner name that means "the commune itself" (no provider factor in the grade)
+COMMUNE = "commune"
+#: longest owner name accepted in `[owners]` and inventories
+MAX_OWNER_NAME = 100
 
 _ALLOWED_KEYS = {
     "effort",
@@ -179,6 +182,8 @@ def parse_check_meta(check_id: str, raw: Mapping[str, Any]) -> CheckMeta:
 
 def load_module_metadata(package: str, module_name: str) -> dict[str, CheckMeta]:
     """Read `<module_name>.toml` that sits beside a check module inside `package`."""
+    from importlib import resources  # ~10 ms to import: only when a family's metadata is read
+
     resource = resources.files(package).joinpath(f"{module_name}.toml")
     try:
         text = resource.read_text(encoding="utf-8")

@@ -17,13 +17,10 @@ from .collectors.dns_facts import DnsSnapshot
 from .collectors.http_facts import HttpFacts, HttpResponse
 from .collectors.mail_facts import MailFacts
 from .collectors.rdap_facts import RdapFacts
-from .metadata import ASSETS
+from .metadata import ASSETS, COMMUNE, MAX_OWNER_NAME
 from .plugin import Facts
 
-#: the owner name that means "the commune itself" (no provider factor in the grade)
-COMMUNE = "commune"
 SOURCES = ("config", "detected", "default")
-MAX_OWNER_NAME = 100
 _PATTERN_KEYS = ("mx", "ns", "web", "web_headers", "registrar")
 _HOST_MAX = 253
 

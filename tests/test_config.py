@@ -8,8 +8,8 @@ import pytest
 from engine_fakes import fake_registry
 
 from cyberscan.config import MAX_LOGO_BYTES, ConfigError, load_config, locate
+from cyberscan.metadata import COMMUNE
 from cyberscan.models import Severity
-from cyberscan.owners import COMMUNE
 from cyberscan.reporting.grading import DEFAULT_AREA_WEIGHTS, Weights
 from cyberscan.waivers import Waiver
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from cyberscan.metadata import COMMUNE
 from cyberscan.models import ErrorInfo, ErrorKind, Finding, Severity, Status
-from cyberscan.owners import COMMUNE, Owner
+from cyberscan.owners import Owner
 from cyberscan.reporting.grading import (
     AREAS,
     COLOURS,

@@ -18,8 +18,7 @@ from typing import Any
 
 from .._compat import tomllib
 from ..config import ConfigError, Settings, load_config, locate, logo_data_uri
-from ..metadata import ASSETS
-from ..owners import COMMUNE, MAX_OWNER_NAME
+from ..metadata import ASSETS, COMMUNE, MAX_OWNER_NAME
 from ..registry import Registry
 from ..targets import TargetError, parse_target
 from ..waivers import Waiver, WaiverError, parse_waiver
