@@ -181,6 +181,19 @@ def describe(label: str, times: Sequence[float]) -> str:
     return f"{label:<22} {min(times):8.2f} {statistics.median(times):8.2f} {max(times):8.2f}"
 
 
+def ensure_bytecode() -> None:
+    """Compile cyberscan's own sources (the package and the checks mapped into it) once."""
+    import compileall
+
+    import cyberscan.checks
+
+    import cyberscan
+
+    for package in (cyberscan, cyberscan.checks):
+        for directory in package.__path__:
+            compileall.compile_dir(directory, quiet=1)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=5, help="timed runs of each tool (default 5)")
@@ -200,6 +213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="local server program: openssl s_server (default) or gnutls-serv (concurrent connections)",
     )
     args = parser.parse_args(argv)
+    # Both sides import from compiled bytecode, as from any pip install: sslyze's .pyc files were
+    # written when pip installed it, while an editable checkout run with PYTHONDONTWRITEBYTECODE=1
+    # (set on some machines) would recompile cyberscan's sources on every start.
+    ensure_bytecode()
     profile = GNUTLS_MODERN if args.server == "gnutls" else "modern"
     # gnutls-serv has no bind option: it listens on every interface, and only loopback connects to it.
     with (
