@@ -1020,6 +1020,8 @@ class MxTls(_MailCheck):
         values: dict[str, Any] = {"endpoint": resource}
         if ep.error_kind == "out_of_scope":
             return self.out_of_scope(resource, ep.host)
+        if ep.error_kind == "not_tls" and ep.starttls is not None:
+            return self.finding(Status.NOT_APPLICABLE, resource, "starttls_refused", endpoint=resource)
         errors = [f for _, f in results if f.status is Status.ERROR and f.error is not None]
         if ep.error_kind is not None and errors:
             return self.error(

@@ -222,6 +222,10 @@ class _TlsCheck(Check):
             # An address typed by the user (IP, network) that serves no TLS on the port: a fact about
             # the address, not a failure. A name the commune publishes that does not answer stays one.
             return self.finding(Status.NOT_APPLICABLE, resource, "no_service", endpoint=resource)
+        if ep.error_kind == "not_tls" and ep.starttls is not None:
+            # A mail server that answers but refuses STARTTLS has no TLS to judge: that is a verdict
+            # about the service (MAIL-STARTTLS fails it), not a scanner failure.
+            return self.finding(Status.NOT_APPLICABLE, resource, "starttls_refused", endpoint=resource)
         if ep.error_kind is not None:
             reason = ep.error or ep.error_kind
             return self.error(resource, _error_kind(ep.error_kind), f"{ep.host}:{ep.port}: {reason}")

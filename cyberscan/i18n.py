@@ -21,6 +21,12 @@ ENGINE_MESSAGES: Mapping[str, Localized] = {
         fr="Aucun service n'écoute sur {endpoint} (port fermé ou filtré) : rien à évaluer sur cette adresse.",
         en="No service listens on {endpoint} (port closed or filtered): nothing to assess on this address.",
     ),
+    "starttls_refused": Localized(
+        fr="{endpoint} refuse STARTTLS : ce service ne parle pas TLS, il n'y a pas de TLS à évaluer ici "
+        "(c'est MAIL-STARTTLS qui le signale).",
+        en="{endpoint} refuses STARTTLS: this service speaks no TLS, there is no TLS to assess here "
+        "(MAIL-STARTTLS reports it).",
+    ),
     "out_of_scope": Localized(
         fr="Non testé : {host} est hors du périmètre déclaré (--scope), seules les vérifications "
         "passives sont permises.",

@@ -130,7 +130,7 @@ def parse_check_meta(check_id: str, raw: Mapping[str, Any]) -> CheckMeta:
     messages_raw = raw.get("messages")
     if not isinstance(messages_raw, dict) or not messages_raw:
         raise MetadataError(f"{check_id}: at least one message is required")
-    reserved = {"error", "out_of_scope", "no_address", "no_service"} & set(messages_raw)
+    reserved = {"error", "out_of_scope", "no_address", "no_service", "starttls_refused"} & set(messages_raw)
     if reserved:
         raise MetadataError(f"{check_id}: message IDs {sorted(reserved)} are reserved for the engine")
     messages = {mid: _localized(check_id, f"messages.{mid}", text) for mid, text in messages_raw.items()}

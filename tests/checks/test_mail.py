@@ -1120,6 +1120,18 @@ MX_TLS = cases(
         untested=9,
     ),
     case(
+        "starttls-refused-no-tls-to-judge",
+        mx_tls(
+            dataclasses.replace(
+                tf.dead_endpoint("not_tls", "no STARTTLS", host=MX1, port=25, service="smtp"),
+                starttls="smtp",
+            )
+        ),
+        Status.NOT_APPLICABLE,
+        "starttls_refused",
+        endpoint=MX_25,
+    ),
+    case(
         "dead-endpoint",
         mx_tls(tf.dead_endpoint("timeout", "no answer", host=MX1, port=25, service="smtp")),
         Status.ERROR,
@@ -1782,7 +1794,7 @@ def test_banner_mailbox_greetings(text: str, product: str, version: str | None) 
 # --------------------------------------------------------------------------------------------------
 # Coverage of the metadata by the tables above
 
-_ENGINE_MESSAGES = {"error", "out_of_scope", "no_address"}
+_ENGINE_MESSAGES = {"error", "out_of_scope", "no_address", "starttls_refused"}
 #: messages exercised by the cross-cutting tests rather than by table rows
 _COVERED_ELSEWHERE = {"not_a_domain"}
 _COVERED_BY_TEST = {("MAIL-MTA-STS-TLSRPT", "no_mx")}

@@ -169,6 +169,22 @@ def test_endpoint_that_could_not_be_scanned_is_an_error(
     assert "it went wrong" in error.params["detail"]
 
 
+@pytest.mark.parametrize("check", tls.CHECKS, ids=lambda c: c.id)
+def test_a_mail_server_refusing_starttls_has_no_tls_to_judge(check: type[Check]) -> None:
+    # sslyze's ServerRejectedOpportunisticTlsNegotiation: the service answered, but offers no TLS.
+    refused = tf.dead_endpoint(
+        "not_tls", "Server does not support STARTTLS with SMTP", host=tf.MX, port=25, service="smtp"
+    )
+    refused = dataclasses.replace(refused, starttls="smtp")
+    implicit = tf.dead_endpoint("not_tls", "not TLS", host=tf.MX, port=993, service="imaps")
+    found = run(check, tf.tls_facts(refused, implicit))
+    assert [(x.status, x.message_id) for x in found] == [
+        (Status.NOT_APPLICABLE, "starttls_refused"),
+        (Status.ERROR, "error"),  # a port that should speak TLS at once and does not: still an error
+    ]
+    assert found[0].params["endpoint"] == f"{tf.MX}:25 (smtp)"
+
+
 def test_dns_failure_without_address_is_an_error_too() -> None:
     # Unlike WEB's apex rule, a TLS endpoint exists only because a name was meant to serve TLS.
     dead = tf.dead_endpoint("dns", "NXDOMAIN", address=None, active_allowed=False)
