@@ -15,6 +15,7 @@ from .i18n import ENGINE_MESSAGES
 from .metadata import CheckMeta, placeholders
 from .models import ErrorInfo, ErrorKind, Finding, Severity, Status
 from .net.guard import NetworkGuard
+from .probememo import ProbeMemo
 from .serialization import from_jsonable, to_jsonable
 from .targets import Target
 
@@ -76,6 +77,8 @@ class CollectorContext:
     user_agent: str
     ca_bundle: Path | None = None
     requests: tuple[Any, ...] = field(default_factory=tuple)
+    #: run-wide memo of endpoint probes (fleet mode); None for a single scan
+    memo: ProbeMemo | None = None
 
     def remaining(self) -> float:
         """Seconds left before the target's deadline (never negative)."""

@@ -19,6 +19,7 @@ from .models import CollectorRun, ErrorInfo, ErrorKind, Finding, NotProbed, RunS
 from .net.guard import AddressLimiter, NetworkGuard
 from .net.resolver import Resolver, parse_nameserver
 from .plugin import CollectorContext, CollectorError, FactBag, Facts
+from .probememo import ProbeMemo
 from .registry import RegisteredCheck, Registry
 from .scope import Scope
 from .serialization import FactsDecodeError
@@ -186,9 +187,11 @@ class Scanner:
         settings: Settings,
         selected: Sequence[SelectedCheck],
         limiter: AddressLimiter | None = None,
+        memo: ProbeMemo | None = None,
     ) -> None:
         self.registry = registry
         self.limiter = limiter
+        self.memo = memo
         self.settings = settings
         self.selected = list(selected)
         nameserver = parse_nameserver(settings.resolver) if settings.resolver else None
@@ -324,6 +327,7 @@ class Scanner:
             user_agent=self.settings.user_agent,
             ca_bundle=self.settings.ca_bundle,
             requests=self._requests_for(facts_type),
+            memo=self.memo,
         )
         name = f"collect-{facts_type.kind}-{target.name}"
         return _in_daemon_thread(name, collector_cls().collect, target, ctx)

@@ -39,7 +39,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import dns.exception
 import dns.resolver
@@ -67,6 +67,8 @@ _MAX_NOT_PROBED = 50
 
 #: what a probe job produces
 Probe = SmtpProbe | MailboxProbe | MtaStsPolicy
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -271,12 +273,21 @@ class _Planner:
             self.done.append(SmtpProbe(host, "", port, error_kind=_resolution_kind(exc), error=exc.detail))
             return
         helo, timeout = self.settings.helo_name, self.ctx.op_timeout
+        probe = partial(smtp_probe, host, address, port, helo, timeout, self._tls_context, relay)
         self.jobs.append(
             _Job(
-                partial(smtp_probe, host, address, port, helo, timeout, self._tls_context, relay),
+                self._shared(("smtp", host, address, port, helo, relay), probe),
                 SmtpProbe(host, address, port, error_kind="deadline", error=_LATE),
             )
         )
+
+    def _shared(self, key: tuple[Any, ...], probe: Callable[[], T]) -> Callable[[], T]:
+        """In fleet mode, one probe per endpoint for the whole run: the syndicat's mail platform is the
+        MX of many communes, and each would otherwise get its own EHLO/STARTTLS dialogue."""
+        memo = self.ctx.memo
+        if memo is None:
+            return probe
+        return partial(memo.once, ("mail", *key), probe, self.ctx.remaining())
 
     def mailbox(self, host: str, is_mx: bool) -> None:
         """The clear-text mailbox ports of a host: active, so in scope only; unknown names are skipped."""
@@ -304,9 +315,10 @@ class _Planner:
             if (address, port) in self._mailbox_seen:
                 continue  # mail.<domain> and imap.<domain> are often one server: probe it once
             self._mailbox_seen.add((address, port))
+            probe = partial(mailbox_probe, host, address, port, protocol, helo, timeout)
             self.jobs.append(
                 _Job(
-                    partial(mailbox_probe, host, address, port, protocol, helo, timeout),
+                    self._shared(("mailbox", host, address, port, protocol, helo), probe),
                     MailboxProbe(host, address, port, protocol, error_kind="deadline", error=_LATE),
                 )
             )

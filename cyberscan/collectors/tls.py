@@ -659,6 +659,23 @@ class _Planned:
     nothing_listens: bool = False
 
 
+def _memo_key(item: _Planned, settings: _Settings, ctx: CollectorContext) -> tuple[Any, ...]:
+    spec = item.spec
+    return (
+        "tls",
+        spec.host,
+        spec.port,
+        spec.service,
+        spec.starttls,
+        item.address,
+        item.active_allowed,
+        item.commands,
+        str(ctx.ca_bundle),
+        settings.max_connections_per_server,
+        settings.network_timeout,
+    )
+
+
 def _outcome(item: _Planned, result: ServerScanResult | None) -> tuple[TlsEndpoint, bool]:
     if result is None:
         return error_endpoint(item.spec, "bug", "sslyze returned no result", item.address), False
@@ -733,6 +750,16 @@ class TlsCollector(Collector):
             self._plan(spec, ctx, settings, timeout, commands) for spec in specs
         ]
         requests = [p for p in planned if isinstance(p, _Planned)]
+        # Fleet mode: an endpoint another commune's scan already measured in this run (a shared MX, a
+        # hoster's web server) is not scanned again; the key holds everything the result depends on.
+        memo = ctx.memo
+        keys = {id(p): _memo_key(p, settings, ctx) for p in requests}
+        if memo is not None:
+            for job in requests:
+                remembered = memo.get(keys[id(job)])
+                if remembered is not None:
+                    job.outcome, job.nothing_listens = remembered
+            requests = [p for p in requests if p.outcome is None]
         # No warnings.catch_warnings() here: it swaps the process-wide filter list, so two scans in
         # parallel threads restore each other's filters mid-scan. sslyze's two warnings are filtered
         # once instead: CryptographyDeprecationWarning (its trust stores hold certificates with
@@ -742,6 +769,8 @@ class TlsCollector(Collector):
         results = self._run_scanner([p.request for p in requests], settings, ctx)
         for job in requests:
             job.outcome, job.nothing_listens = _outcome(job, results.get(job.request.uuid))
+            if memo is not None and job.outcome.error_kind not in ("timeout", "deadline", "bug"):
+                memo.put(keys[id(job)], (job.outcome, job.nothing_listens))
         endpoints: list[TlsEndpoint] = []
         for item in planned:
             if not isinstance(item, _Planned):

@@ -122,6 +122,7 @@ def summary_line(result: FleetResult) -> str:
         f"{len(result.scanned)} scanned, {len(result.skipped)} already done, {len(result.errors)} failed "
         f"of {result.total}; {result.new_at_threshold} new failure(s) at threshold, {alerts} alert(s); "
         f"cache {result.cache_hits} hit(s)/{result.cache_misses} miss(es), "
+        f"shared endpoint probes {result.probe_hits} reused/{result.probe_misses} sent, "
         f"per-IP wait {result.limiter_wait:.1f} s"
     )
 

@@ -24,6 +24,7 @@ from ..models import ErrorKind, Severity
 from ..net.guard import NetworkGuard, OutOfScopeError
 from ..net.resolver import ResolutionError, Resolver, parse_nameserver
 from ..plugin import Collector, CollectorContext, CollectorError, Facts
+from ..probememo import ProbeMemo
 from ..registry import Registry
 from ..reporting.json_report import build_report
 from ..runner import Scanner, SelectedCheck, SelectionError, select_checks
@@ -240,6 +241,9 @@ class FleetResult:
     skipped: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     changes: dict[str, CommuneChanges] = field(default_factory=dict)
+    #: endpoint probes reused across communes (shared MX, web or TLS servers) / actually sent
+    probe_hits: int = 0
+    probe_misses: int = 0
     interrupted: bool = False
     cache_hits: int = 0
     cache_misses: int = 0
@@ -302,13 +306,17 @@ class _Shared:
         # their name servers) is resolved once. Every commune has the same [hosts] and --resolver.
         self.resolver = Resolver(nameserver, timeout=min(base.timeout, 5.0), static_hosts=base.hosts)
         self.limiter = PerAddressLimiter(options.per_ip_rate, options.per_ip_burst)
+        #: endpoint probes shared across communes: one EHLO/STARTTLS and one TLS scan per shared server
+        self.probes = ProbeMemo()
         self.cache = CollectorCache()
         self.registry = CachingRegistry(registry, self.cache)
 
 
 def scan_commune(plan: CommunePlan, shared: _Shared) -> tuple[dict[str, Any], dict[str, Any]]:
     """Scan one commune (the body of `run_scan`, with the run's shared resolver, limiter and cache)."""
-    scanner = Scanner(shared.registry, plan.settings, plan.selected, limiter=shared.limiter)
+    scanner = Scanner(
+        shared.registry, plan.settings, plan.selected, limiter=shared.limiter, memo=shared.probes
+    )
     scanner.resolver = shared.resolver
     started = datetime.now(timezone.utc)
     results = scanner.scan(plan.targets)
@@ -396,6 +404,7 @@ def run_fleet(
         else:
             pool.shutdown(wait=True)
         result.cache_hits, result.cache_misses = shared.cache.hits, shared.cache.misses
+        result.probe_hits, result.probe_misses = shared.probes.hits, shared.probes.misses
         result.limiter_wait = shared.limiter.waited
         result.changes = run_changes(history, run_id, inventory.communes)
         result.new_at_threshold = sum(

@@ -7,6 +7,7 @@ a stub). Every server binds 127.0.0.x; nothing leaves the machine.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ssl
 import threading
@@ -46,6 +47,7 @@ from cyberscan.models import ErrorKind
 from cyberscan.net.guard import NetworkGuard
 from cyberscan.net.resolver import Resolver
 from cyberscan.plugin import CollectorContext, CollectorError
+from cyberscan.probememo import ProbeMemo
 from cyberscan.scope import Scope
 from cyberscan.targets import parse_target
 
@@ -657,3 +659,22 @@ def test_submission_counts_only_password_mechanisms_as_cleartext_auth(auth: str,
     finally:
         server.stop()
     assert (probe.connected, probe.starttls_offered, probe.cleartext_auth) == (True, True, cleartext)
+
+
+def test_fleet_memo_probes_a_shared_mx_once_for_every_commune(
+    dns_zone: StartZone, mx_cert: trustme.LeafCert
+) -> None:
+    """Three communes whose mail goes to one platform: one EHLO/STARTTLS dialogue, three identical facts."""
+    server = SmtpServer(hostname=MX1, cert=mx_cert)
+    domains = ["mairie-a.test", "mairie-b.test", "mairie-c.test"]
+    memo = ProbeMemo()
+    with running(server):
+        port = dns_zone(mx={d: [(10, MX1)] for d in domains})
+        guard = _guard(port, {MX1: LOOPBACK})
+        probes = [
+            _collect(dataclasses.replace(_ctx(guard, {"smtp_port": server.port}), memo=memo), d).smtp
+            for d in domains
+        ]
+    assert server.commands().count("EHLO") == 2  # one session: EHLO, STARTTLS, EHLO again
+    assert probes[0] == probes[1] == probes[2] and probes[0][0].starttls_ok is True
+    assert (memo.misses, memo.hits) == (1, 2)

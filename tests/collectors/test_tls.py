@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import ipaddress
 import socket
@@ -58,6 +59,7 @@ from cyberscan.models import ErrorKind
 from cyberscan.net.guard import NetworkGuard
 from cyberscan.net.resolver import Resolver
 from cyberscan.plugin import CollectorContext, CollectorError
+from cyberscan.probememo import ProbeMemo
 from cyberscan.scope import Scope
 from cyberscan.targets import parse_target
 
@@ -821,3 +823,26 @@ def test_active_commands_are_the_contract() -> None:
     from cyberscan.collectors.tls import _SIMPLE_FIELDS, _VERSION_OF_COMMAND
 
     assert set(ACTIVE_COMMANDS) == set(_SIMPLE_FIELDS) | set(_VERSION_OF_COMMAND)
+
+
+def test_fleet_memo_scans_a_shared_endpoint_once(
+    tls_server: StartTls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two communes whose MX is the same platform: the second reuses the first's TLS measurement."""
+    server = tls_server("modern")
+    scanned: list[int] = []
+    real = TlsCollector._run_scanner
+
+    def counting(requests: list[Any], settings: Any, ctx: CollectorContext) -> Any:
+        scanned.append(len(requests))
+        return real(requests, settings, ctx)
+
+    monkeypatch.setattr(TlsCollector, "_run_scanner", staticmethod(counting))
+    memo = ProbeMemo()
+    spec = [EndpointSpec(server.hosts[0], server.port, "https")]
+    found = []
+    for _ in range(2):  # each commune has its own guard and context, and shares the run's memo
+        ctx = dataclasses.replace(_context(_guard(server.hosts_map()), server.ca_pem_path), memo=memo)
+        found.append(TlsCollector().scan_endpoints(spec, ctx, ("certificate_info",)))
+    assert scanned == [1, 0] and found[0] == found[1] and found[0][0].error_kind is None
+    assert (memo.misses, memo.hits) == (1, 1)
