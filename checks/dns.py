@@ -38,9 +38,9 @@ from cyberscan.collectors.dns_facts import (
     Outcome,
     RecursionProbe,
 )
+from cyberscan.collectors.mailauth import walk_spf
 from cyberscan.collectors.rdap_facts import RdapFacts
 from cyberscan.collectors.tls_facts import TlsFacts
-from cyberscan.mailauth import walk_spf
 from cyberscan.models import ErrorKind, Finding, Severity, Status
 from cyberscan.plugin import Check, FactBag
 from cyberscan.targets import TargetKind

@@ -2,8 +2,9 @@
 endpoints, MTA-STS and TLS-RPT, DANE, open relay, clear-text authentication and greeting banners.
 
 The DNS checks judge `DnsSnapshot` (every query with its outcome), re-running the shared parsers of
-`cyberscan.mailauth` over the recorded answers; the SMTP/IMAP/POP checks judge `MailFacts`; MAIL-MX-TLS
-judges the mail endpoints of `TlsFacts` with the TLS family's own checks. Nothing is re-queried.
+`cyberscan.collectors.mailauth` over the recorded answers; the SMTP/IMAP/POP checks judge
+`MailFacts`; MAIL-MX-TLS judges the mail endpoints of `TlsFacts` with the TLS family's own checks.
+Nothing is re-queried.
 
 Rules shared by every check (`_MailCheck`):
 - IP and network targets, and facts without a domain, give one `not_applicable` ("not_a_domain"): mail
@@ -30,8 +31,7 @@ from typing import Any, ClassVar
 from cyberscan.bounds import clip
 from cyberscan.collectors.dns_facts import DnsAnswer, DnsSnapshot, Outcome
 from cyberscan.collectors.mail_facts import MailboxProbe, MailFacts, MtaStsPolicy, SmtpProbe
-from cyberscan.collectors.tls_facts import TlsEndpoint, TlsFacts
-from cyberscan.mailauth import (
+from cyberscan.collectors.mailauth import (
     DANE_TA,
     NOT_QUERIED,
     SPF_LOOKUP_LIMIT,
@@ -54,6 +54,7 @@ from cyberscan.mailauth import (
     spf_records,
     walk_spf,
 )
+from cyberscan.collectors.tls_facts import TlsEndpoint, TlsFacts
 from cyberscan.metadata import CheckMeta, load_module_metadata
 from cyberscan.models import ErrorKind, Finding, Severity, Status
 from cyberscan.net.resolver import MAX_MX_HOSTS

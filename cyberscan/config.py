@@ -17,6 +17,7 @@ from .metadata import ASSETS, COMMUNE, MAX_OWNER_NAME
 from .models import Severity
 from .registry import Registry
 from .reporting.grading import AREAS, Weights
+from .reporting.settings import ReportSettings
 from .scope import Scope, ScopeError
 from .waivers import Waiver, WaiverError, parse_waiver
 
@@ -38,18 +39,6 @@ class CheckSettings:
     enabled: bool | None = None
     severity: Severity | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ReportSettings:
-    """What `[report]` adds to the report: the commune, the branding and the grading weights."""
-
-    commune: str | None = None
-    insee: str | None = None
-    organisation: str | None = None
-    #: the logo read at load time, as a data: URI (PNG, JPEG or a script-free SVG, at most 200 KB)
-    logo_data_uri: str | None = None
-    weights: Weights = field(default_factory=Weights)
 
 
 @dataclass(frozen=True)

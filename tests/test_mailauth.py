@@ -1,5 +1,5 @@
-"""Shared mail-authentication parsing (cyberscan.mailauth): SPF walk, DMARC discovery, DKIM keys, MTA-STS,
-TLS-RPT and DANE matching, over recorded answers (no network)."""
+"""Shared mail-authentication parsing (cyberscan.collectors.mailauth): SPF walk, DMARC discovery, DKIM
+keys, MTA-STS, TLS-RPT and DANE matching, over recorded answers (no network)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from dns_factories import snapshot
 
 from cyberscan.collectors.dns_facts import Outcome
-from cyberscan.mailauth import (
+from cyberscan.collectors.mailauth import (
     NOT_QUERIED,
     SPF_WALK_CAP,
     Lookup,

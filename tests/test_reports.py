@@ -157,7 +157,7 @@ def graded_report(today: datetime = T0) -> dict:
     from dns_factories import snapshot
 
     from cyberscan.collectors.mail_facts import MailFacts
-    from cyberscan.config import ReportSettings
+    from cyberscan.reporting.settings import ReportSettings
     from cyberscan.waivers import Waiver
 
     waivers = [

@@ -55,7 +55,6 @@ from dns.rdtypes.ANY.NS import NS
 from dns.rdtypes.ANY.SOA import SOA
 
 from ..bounds import clip
-from ..mailauth import dmarc_names, walk_spf
 from ..models import ErrorKind
 from ..net.guard import OutOfScopeError
 from ..net.resolver import ResolutionError
@@ -73,6 +72,7 @@ from .dns_facts import (
     RecursionProbe,
 )
 from .dnssec import MAX_ANCHOR_TEXT, Fetched, TrustAnchor, parse_trust_anchor, root_anchor, validate_zone
+from .mailauth import dmarc_names, walk_spf
 
 #: DKIM selectors always tried, before the configured ones: Microsoft 365 (selector1, selector2),
 #: Google Workspace (google), Gandi Mail (gm1 to gm3, CNAMEs to gmN.gandimail.net), and the defaults of

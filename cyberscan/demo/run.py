@@ -23,10 +23,11 @@ from typing import Any
 import trustme
 
 from .. import __version__
-from ..config import ReportSettings, Settings
+from ..config import Settings
 from ..registry import Registry
 from ..reporting.html_report import render_html
 from ..reporting.json_report import dumps
+from ..reporting.settings import ReportSettings
 from ..scan import ScanRun, run_scan
 from ..targets import parse_target
 from .dnsserver import LocalDnsServer

@@ -13,7 +13,6 @@ from typing import Any
 
 from .. import __version__
 from ..checklist import load_checklist
-from ..config import ReportSettings
 from ..i18n import render_message
 from ..metadata import CheckMeta
 from ..models import Finding, Status, TargetResult
@@ -21,6 +20,7 @@ from ..owners import Detection, Owners, detect
 from ..plugin import Facts
 from ..waivers import Waiver, WaiverMark, apply_waivers
 from .grading import Graded, grade
+from .settings import ReportSettings
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ import dns.zone
 import pytest
 from dns_zones import SPF_CHAIN, World, build_world, make_zone
 
-from cyberscan import mailauth
 from cyberscan.collectors import dns as dns_collector
+from cyberscan.collectors import mailauth
 from cyberscan.collectors.dns import (
     DEFAULT_DKIM_SELECTORS,
     MAX_RECORDS,

@@ -18,8 +18,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .collectors.dns_facts import DnsAnswer, Outcome
-from .collectors.mail_facts import PresentedCertificate
+from .dns_facts import DnsAnswer, Outcome
+from .mail_facts import PresentedCertificate
 
 #: RFC 7208 §4.6.4: more than 10 DNS-querying terms, or more than 2 void lookups, is a permerror.
 SPF_LOOKUP_LIMIT = 10
