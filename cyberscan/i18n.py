@@ -73,6 +73,15 @@ SEVERITY_LABELS: Mapping[str, Localized] = {
 }
 
 
+#: why an address was not probed (`NotProbed.reason`, a code in the JSON report)
+NOT_PROBED_REASONS: Mapping[str, Localized] = {
+    "out_of_scope": Localized(
+        "hors du périmètre déclaré (--scope) : vérifications passives seulement",
+        "outside the declared scope (--scope): passive checks only",
+    ),
+}
+
+
 def label(table: Mapping[str, Localized], key: str, lang: str) -> str:
     """Localised label of a status or severity value."""
     entry = table.get(key)

@@ -122,6 +122,7 @@ class NotProbed:
 
     host: str
     address: str
+    #: a code ("out_of_scope"), worded in the report's language by i18n.NOT_PROBED_REASONS
     reason: str
 
 

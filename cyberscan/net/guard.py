@@ -68,7 +68,7 @@ class NetworkGuard:
             for address in addresses:
                 self._refused.setdefault(
                     (host, address),
-                    NotProbed(host, address, "outside the declared scope (--scope): passive checks only"),
+                    NotProbed(host, address, "out_of_scope"),
                 )
 
     def refusals(self) -> tuple[NotProbed, ...]:

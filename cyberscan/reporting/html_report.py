@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from .._compat import tomllib
 from ..bounds import clip
-from ..i18n import SEVERITY_LABELS, STATUS_LABELS, label, message_template, render_message
+from ..i18n import (
+    NOT_PROBED_REASONS,
+    SEVERITY_LABELS,
+    STATUS_LABELS,
+    label,
+    message_template,
+    render_message,
+)
 from ..metadata import CheckMeta, placeholders
 
 if TYPE_CHECKING:
@@ -665,7 +672,7 @@ def _scope_views(
                         name,
                         line(item.get("host")),
                         line(item.get("address"), 60),
-                        line(item.get("reason"), 500),
+                        line(label(NOT_PROBED_REASONS, str(item.get("reason", "")), lang), 500),
                     )
                 )
             )

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..i18n import SEVERITY_LABELS, STATUS_LABELS, label
+from ..i18n import NOT_PROBED_REASONS, SEVERITY_LABELS, STATUS_LABELS, label
 from ..models import Severity
 
 _STYLE = {
@@ -56,7 +56,11 @@ def print_summary(report: Mapping[str, Any], console: Console) -> None:
         )
         for item in target["not_probed"]:
             console.print(
-                Text(f"  {words['not_probed']}: {item['host']} {item['address']} — {item['reason']}", "cyan")
+                Text(
+                    f"  {words['not_probed']}: {item['host']} {item['address']} — "
+                    f"{label(NOT_PROBED_REASONS, item['reason'], lang)}",
+                    "cyan",
+                )
             )
         shown = sorted((f for f in target["findings"] if f["status"] in _SHOWN), key=_sort_key)
         if not shown:
