@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import ipaddress
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from cyberscan.bounds import join_bounded
 from cyberscan.collectors.dns_facts import (
     DnsAnswer,
     DnssecFacts,
@@ -60,12 +61,6 @@ _ADDRESS_TARGETS = (TargetKind.IP, TargetKind.NETWORK)
 
 def _host(name: str) -> str:
     return name.strip().lower().rstrip(".")
-
-
-def _join(items: Iterable[str], limit: int = 6) -> str:
-    unique = list(dict.fromkeys(items))
-    shown = ", ".join(unique[:limit])
-    return shown + (f" (+{len(unique) - limit})" if len(unique) > limit else "")
 
 
 def _strs(params: Mapping[str, Any], name: str) -> list[str]:
@@ -235,7 +230,7 @@ class _DnsCheck(Check):
         if failed is not None:
             detail = f"the addresses of {failed.host} could not be resolved ({failed.resolution.value})"
             return self.error(zone, _outcome_kind(failed.resolution), detail)
-        hosts = _join(f"{ns.host}: {ns.resolution.value}" for ns in snap.nameservers)
+        hosts = join_bounded(f"{ns.host}: {ns.resolution.value}" for ns in snap.nameservers)
         return self.finding(Status.NOT_APPLICABLE, zone, "no_addresses", zone=zone, hosts=hosts)
 
 
@@ -342,18 +337,24 @@ class DnssecAlgo(_DnsCheck):
             "signatures_expiring": expiring,
             "signature_windows": windows,
         }
-        names = _join(_algorithm_name(a) for a in algorithms)
+        names = join_bounded(_algorithm_name(a) for a in algorithms)
         common: dict[str, Any] = {"zone": zone, "denial": denial, "algorithms": names}
         if weak:
-            shown = _join(_algorithm_name(a) for a in weak)
+            shown = join_bounded(_algorithm_name(a) for a in weak)
             return self.finding(Status.FAIL, zone, "weak_algorithm", evidence=evidence, weak=shown, **common)
         low = Severity.LOW
         if small:
             return self.finding(
-                Status.WARN, zone, "small_rsa", evidence=evidence, severity=low, keys=_join(small), **common
+                Status.WARN,
+                zone,
+                "small_rsa",
+                evidence=evidence,
+                severity=low,
+                keys=join_bounded(small),
+                **common,
             )
         if unusual:
-            shown = _join(_algorithm_name(a) for a in unusual)
+            shown = join_bounded(_algorithm_name(a) for a in unusual)
             return self.finding(
                 Status.WARN,
                 zone,
@@ -370,7 +371,7 @@ class DnssecAlgo(_DnsCheck):
                 "signature_expired",
                 evidence=evidence,
                 severity=low,
-                rrsets=_join(expired),
+                rrsets=join_bounded(expired),
                 **common,
             )
         if expiring:
@@ -381,7 +382,7 @@ class DnssecAlgo(_DnsCheck):
                 "signature_expiring",
                 evidence=evidence,
                 severity=low,
-                rrsets=_join(expiring),
+                rrsets=join_bounded(expiring),
                 days=days,
                 **common,
             )
@@ -472,7 +473,7 @@ class NsRedundancy(_DnsCheck):
                     Status.FAIL, zone, "single", evidence=evidence, hosts=addressed[0], **params
                 )
             else:
-                hosts = _join(ns.host for ns in servers)
+                hosts = join_bounded(ns.host for ns in servers)
                 yield self.finding(
                     Status.NOT_TESTED, zone, "no_addresses", evidence=evidence, hosts=hosts, **params
                 )
@@ -487,7 +488,7 @@ class NsRedundancy(_DnsCheck):
             for f in (4, 6)
             if len(networks[f]) == 1 and len({h for hs in by_family[f].values() for h in hs}) > 1
         ]
-        hosts = _join(addressed)
+        hosts = join_bounded(addressed)
         if shared:
             yield self.finding(
                 Status.FAIL,
@@ -495,7 +496,7 @@ class NsRedundancy(_DnsCheck):
                 "one_address",
                 evidence=evidence,
                 hosts=hosts,
-                where=_join(shared),
+                where=join_bounded(shared),
                 **params,
             )
         elif crowded:
@@ -505,11 +506,11 @@ class NsRedundancy(_DnsCheck):
                 "same_network",
                 evidence=evidence,
                 hosts=hosts,
-                where=_join(crowded),
+                where=join_bounded(crowded),
                 **params,
             )
         else:
-            where = _join(networks[4] + networks[6])
+            where = join_bounded(networks[4] + networks[6])
             yield self.finding(
                 Status.PASS, zone, "pass", evidence=evidence, hosts=hosts, where=where, **params
             )
@@ -581,15 +582,19 @@ class NsLame(_DnsCheck):
                 evidence=evidence,
                 severity=Severity.HIGH,
                 zone=zone,
-                hosts=_join(takeover),
+                hosts=join_bounded(takeover),
             )
             return
         lame = silent + not_aa + no_address
         if lame:
-            yield self.finding(Status.FAIL, zone, "lame", evidence=evidence, zone=zone, servers=_join(lame))
+            yield self.finding(
+                Status.FAIL, zone, "lame", evidence=evidence, zone=zone, servers=join_bounded(lame)
+            )
             return
         if not good:
-            detail = f"no name server of {zone} answered the scanner ({_join(unreachable + unresolved)})"
+            detail = (
+                f"no name server of {zone} answered the scanner ({join_bounded(unreachable + unresolved)})"
+            )
             details = [a.detail for _, a in pairs if not a.answered]
             kind = (
                 ErrorKind.DEADLINE
@@ -603,8 +608,8 @@ class NsLame(_DnsCheck):
             detail = f"the addresses of {ns.host} could not be resolved ({ns.resolution.value})"
             yield self.error(zone, _outcome_kind(ns.resolution), detail)
             return
-        mismatch: dict[str, Any] = {"zone": zone, "serials": _join(str(s) for s in serials)}
-        child = _join(f"{k}: {' '.join(v)}" for k, v in child_sets.items())
+        mismatch: dict[str, Any] = {"zone": zone, "serials": join_bounded(str(s) for s in serials)}
+        child = join_bounded(f"{k}: {' '.join(v)}" for k, v in child_sets.items())
         resolver = " ".join(resolver_ns)
         if len(serials) > 1 and child_sets:
             yield self.finding(
@@ -889,15 +894,15 @@ class Caa(_DnsCheck):
                 domain,
                 "critical_unknown",
                 evidence=evidence,
-                tags=_join(relevant.critical_unknown),
+                tags=join_bounded(relevant.critical_unknown),
                 **base,
             )
             return
         if not relevant.issue and not relevant.issuewild:
             yield self.finding(Status.WARN, domain, "no_issue", evidence=evidence, **base)
             return
-        allowed_text = _join(v or ";" for v in (*relevant.issue, *relevant.issuewild))
-        iodef = _join(relevant.iodef) if relevant.iodef else "-"
+        allowed_text = join_bounded(v or ";" for v in (*relevant.issue, *relevant.issuewild))
+        iodef = join_bounded(relevant.iodef) if relevant.iodef else "-"
         excluded: list[str] = []
         named: list[str] = []
         unknown: list[str] = []
@@ -919,7 +924,7 @@ class Caa(_DnsCheck):
                 domain,
                 "excludes_ca",
                 evidence=evidence,
-                cas=_join(excluded),
+                cas=join_bounded(excluded),
                 allowed=allowed_text,
                 **base,
             )
@@ -929,7 +934,7 @@ class Caa(_DnsCheck):
                 domain,
                 "pass",
                 evidence=evidence,
-                cas=_join(named),
+                cas=join_bounded(named),
                 allowed=allowed_text,
                 iodef=iodef,
                 **base,
@@ -1166,7 +1171,7 @@ class Dangling(_DnsCheck):
             "nxdomain": d.target,
             "service": d.service or None,
         }
-        roles = _join(s.upper() for s in d.sources if s in _ROLES) or "-"
+        roles = join_bounded(s.upper() for s in d.sources if s in _ROLES) or "-"
         return self.finding(
             d.status,
             d.host,
@@ -1252,7 +1257,7 @@ class DomainExpiry(_RdapCheck):
                 "pending_delete",
                 evidence=evidence,
                 domain=domain,
-                statuses=_join(dropping),
+                statuses=join_bounded(dropping),
             )
         now = parse_instant(rdap.collected_at)
         if now is None:
@@ -1320,7 +1325,7 @@ class RegistrarLock(_RdapCheck):
                 "partial",
                 evidence=evidence,
                 domain=domain,
-                missing=_join(missing_client + missing_server),
+                missing=join_bounded(missing_client + missing_server),
                 registrar=rdap.registrar or "-",
             )
         return self.finding(Status.PASS, domain, "pass", evidence=evidence, domain=domain)

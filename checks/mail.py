@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import ipaddress
 import re
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from cyberscan.bounds import clip
+from cyberscan.bounds import clip, join_bounded
 from cyberscan.collectors.dns_facts import DnsAnswer, DnsSnapshot, Outcome
 from cyberscan.collectors.mail_facts import MailboxProbe, MailFacts, MtaStsPolicy, SmtpProbe
 from cyberscan.collectors.mailauth import (
@@ -59,7 +58,7 @@ from cyberscan.metadata import CheckMeta, load_module_metadata
 from cyberscan.models import ErrorKind, Finding, Severity, Status
 from cyberscan.net.resolver import MAX_MX_HOSTS
 from cyberscan.plugin import Check, FactBag, Facts
-from cyberscan.targets import TargetKind
+from cyberscan.targets import TargetKind, is_ip_literal
 
 from . import tls as tls_checks
 
@@ -86,12 +85,6 @@ _CLOSED = ("refused", "timeout", "unreachable")
 # Small pure helpers
 
 
-def _join(items: Iterable[str], limit: int = 6) -> str:
-    unique = list(dict.fromkeys(items))
-    shown = ", ".join(unique[:limit])
-    return shown + (f" (+{len(unique) - limit})" if len(unique) > limit else "")
-
-
 def _dns_kind(outcome: str | None) -> ErrorKind:
     if outcome == Outcome.TIMEOUT.value:
         return ErrorKind.TIMEOUT
@@ -110,14 +103,6 @@ def _worst(severities: Iterable[Severity]) -> Severity:
 
 def _under(host: str, domain: str) -> bool:
     return host == domain or host.endswith("." + domain)
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _designates_senders(record: str) -> bool:
@@ -551,7 +536,12 @@ class ParkedDomain(_MailCheck):
         }
         if missing:
             yield self.finding(
-                Status.WARN, resource, "unprotected", evidence=evidence, domain=domain, missing=_join(missing)
+                Status.WARN,
+                resource,
+                "unprotected",
+                evidence=evidence,
+                domain=domain,
+                missing=join_bounded(missing),
             )
         elif mx.null:
             yield self.finding(Status.PASS, resource, "pass", evidence=evidence, domain=domain)
@@ -599,7 +589,9 @@ class Dkim(_MailCheck):
         if not found:
             if tried and len(failures) == len(tried):
                 yield self.error(
-                    resource, ErrorKind.DNS_FAILURE, f"every DKIM selector query failed: {_join(failures)}"
+                    resource,
+                    ErrorKind.DNS_FAILURE,
+                    f"every DKIM selector query failed: {join_bounded(failures)}",
                 )
             elif not tried:
                 yield self.finding(Status.NOT_TESTED, resource, "none_tried", evidence=context, domain=domain)
@@ -695,16 +687,16 @@ class MxHygiene(_MailCheck):
 
         if named("nxdomain"):
             yield self.finding(
-                Status.FAIL, resource, "nxdomain", evidence=evidence, hosts=_join(named("nxdomain"))
+                Status.FAIL, resource, "nxdomain", evidence=evidence, hosts=join_bounded(named("nxdomain"))
             )
             return
-        unknown = _join(f"{h.host}: {h.reason}" for h in hosts if h.state == "unknown")
+        unknown = join_bounded(f"{h.host}: {h.reason}" for h in hosts if h.state == "unknown")
         if not named("ok", "ip_literal"):
             # No host can receive: the answer decides unless a host's lookup failed (it might resolve).
             if unknown:
                 yield self.error(resource, ErrorKind.DNS_FAILURE, unknown)
             else:
-                shown = _join(mx.hosts) if mx.hosts else _join(mx.records)
+                shown = join_bounded(mx.hosts) if mx.hosts else join_bounded(mx.records)
                 yield self.finding(Status.FAIL, resource, "unresolvable", evidence=evidence, hosts=shown)
             return
         if unknown:
@@ -717,20 +709,22 @@ class MxHygiene(_MailCheck):
         )
         for message, listed in warnings:
             if listed:
-                yield self.finding(Status.WARN, resource, message, evidence=evidence, hosts=_join(listed))
+                yield self.finding(
+                    Status.WARN, resource, message, evidence=evidence, hosts=join_bounded(listed)
+                )
                 return
         only = hosts[0]
         if len(hosts) == 1 and _under(only.host, domain) and only.provider is None:
             yield self.finding(Status.WARN, resource, "single", evidence=evidence, host=only.host)
             return
-        providers = _join(h.provider for h in hosts if h.provider) or "-"
+        providers = join_bounded(h.provider for h in hosts if h.provider) or "-"
         yield self.finding(
             Status.PASS,
             resource,
             "pass",
             evidence=evidence,
             count=len(hosts),
-            hosts=_join(mx.hosts),
+            hosts=join_bounded(mx.hosts),
             providers=providers,
         )
 
@@ -743,7 +737,7 @@ class MxHygiene(_MailCheck):
         return None
 
     def _host(self, snap: DnsSnapshot, host: str) -> _MxHost:
-        if _is_ip(host):
+        if is_ip_literal(host):
             return _MxHost(host, "ip_literal")
         cname_answer = snap.answer(host, "CNAME")
         answers = [snap.answer(host, "A"), snap.answer(host, "AAAA")]
@@ -768,7 +762,7 @@ class MxHygiene(_MailCheck):
             for t, a in zip(("A", "AAAA"), answers, strict=True)
             if a is None or a.outcome.failed
         ]
-        return _MxHost(host, "unknown", (), chain, provider, _join(reasons))
+        return _MxHost(host, "unknown", (), chain, provider, join_bounded(reasons))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -933,7 +927,7 @@ class MxTls(_MailCheck):
             if failed is not None:
                 yield failed
             elif mx.hosts:
-                detail = f"no TLS endpoint of the MX hosts ({_join(mx.hosts)}) was recorded"
+                detail = f"no TLS endpoint of the MX hosts ({join_bounded(mx.hosts)}) was recorded"
                 yield self.error(resource, ErrorKind.NO_FACTS, detail)
             else:
                 yield self.finding(Status.NOT_APPLICABLE, resource, "no_mx", domain=domain)
@@ -1016,7 +1010,7 @@ class MxTls(_MailCheck):
             "mta_sts": mta_sts,
             "dane_usages": sorted(dane),
             "escalated": escalated,
-            "strict_because": _join([*strict_name, *strict_chain]) or None,
+            "strict_because": join_bounded([*strict_name, *strict_chain]) or None,
         }
         values: dict[str, Any] = {"endpoint": resource}
         if ep.error_kind == "out_of_scope":
@@ -1040,8 +1034,8 @@ class MxTls(_MailCheck):
                 message,
                 evidence=evidence,
                 severity=severity,
-                rules=_join((c for c, _ in fails), 17),
-                why=_join([*strict_name, *strict_chain]) or "-",
+                rules=join_bounded((c for c, _ in fails), 17),
+                why=join_bounded([*strict_name, *strict_chain]) or "-",
                 **values,
             )
         if errors:
@@ -1059,7 +1053,7 @@ class MxTls(_MailCheck):
                 "warn",
                 evidence=evidence,
                 severity=_worst(s for _, s in warns),
-                rules=_join((c for c, _ in warns), 17),
+                rules=join_bounded((c for c, _ in warns), 17),
                 **values,
             )
         judged = len(buckets.get(Status.PASS, [])) + len(buckets.get(Status.INFO, []))
@@ -1153,8 +1147,8 @@ class MtaStsTlsrpt(_ProbeCheck):
                 "mx_mismatch",
                 evidence=evidence,
                 url=url,
-                hosts=_join(unmatched),
-                patterns=_join(parsed.mx) or "-",
+                hosts=join_bounded(unmatched),
+                patterns=join_bounded(parsed.mx) or "-",
             )
         if parsed.mode == "enforce":
             return self.finding(Status.PASS, url, "pass", evidence=evidence, url=url)
@@ -1183,7 +1177,9 @@ class MtaStsTlsrpt(_ProbeCheck):
                 severity=Severity.LOW,
                 reason=str(exc),
             )
-        return self.finding(Status.INFO, resource, "tlsrpt_present", evidence=evidence, rua=_join(uris, 3))
+        return self.finding(
+            Status.INFO, resource, "tlsrpt_present", evidence=evidence, rua=join_bounded(uris, 3)
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1275,7 +1271,7 @@ class Dane(_ProbeCheck):
                 evidence=evidence,
                 severity=Severity.HIGH,
                 host=host,
-                addresses=_join(mismatched),
+                addresses=join_bounded(mismatched),
             )
         if no_tls:
             return self.finding(
@@ -1285,7 +1281,7 @@ class Dane(_ProbeCheck):
                 evidence=evidence,
                 severity=Severity.HIGH,
                 host=host,
-                addresses=_join(no_tls),
+                addresses=join_bounded(no_tls),
             )
         if dnssec == "secure":
             return self.finding(Status.PASS, resource, "pass", evidence=evidence, host=host)
@@ -1400,7 +1396,7 @@ class CleartextAuth(_ProbeCheck):
                 f"{domain} (143, 110, 587)",
                 "not_probed",
                 evidence=evidence,
-                addresses=_join(e.split()[-1] for e in mail.not_probed),
+                addresses=join_bounded(e.split()[-1] for e in mail.not_probed),
             )
         elif closed and not any(box.connected for box in mail.mailbox):
             yield self.finding(
@@ -1408,7 +1404,7 @@ class CleartextAuth(_ProbeCheck):
                 f"{domain} (143, 110, 587)",
                 "closed",
                 evidence={"closed": closed[:_MAX_ITEMS]},
-                ports=_join(closed, 3),
+                ports=join_bounded(closed, 3),
             )
 
     def _smtp(self, probe: SmtpProbe) -> Finding:
@@ -1424,7 +1420,7 @@ class CleartextAuth(_ProbeCheck):
             "auth_before_tls": mechanisms,
             "starttls_offered": probe.starttls_offered,
         }
-        values: dict[str, Any] = {"endpoint": resource, "auth": _join(mechanisms) or "-"}
+        values: dict[str, Any] = {"endpoint": resource, "auth": join_bounded(mechanisms) or "-"}
         if cleartext and not probe.starttls_offered:
             return self.finding(Status.FAIL, resource, "smtp_no_tls", evidence=evidence, **values)
         if cleartext:

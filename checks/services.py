@@ -28,11 +28,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, ClassVar
 
+from cyberscan.bounds import join_bounded
 from cyberscan.collectors.ports_facts import HostPorts, PortFacts, ServiceInfo
 from cyberscan.models import ErrorKind, Finding, Severity, Status
 from cyberscan.plugin import Check, FactBag
@@ -136,12 +137,6 @@ def _error_kind(kind: str | None) -> ErrorKind:
         return ErrorKind(kind or "unreachable")
     except ValueError:
         return ErrorKind.UNREACHABLE
-
-
-def _join(items: Iterable[str], limit: int = 6) -> str:
-    unique = list(dict.fromkeys(items))
-    shown = ", ".join(unique[:limit])
-    return shown + (f" (+{len(unique) - limit})" if len(unique) > limit else "")
 
 
 def _strs(value: Any) -> list[str]:
@@ -565,7 +560,7 @@ class Ssh(_SvcCheck):
         if weak:
             evidence = {"weak": weak, **seen}
             return self.service_finding(
-                Status.WARN, host, svc, kind, "weak", evidence=evidence, weaknesses=_join(weak)
+                Status.WARN, host, svc, kind, "weak", evidence=evidence, weaknesses=join_bounded(weak)
             )
         unobserved = [key for key in _SSH_PROBES if not svc.probes.get(key)]
         evidence = {**seen, "not_observed": unobserved}
@@ -839,7 +834,7 @@ class EdgeKnownVuln(_SvcCheck):
             for e in hits
         ]
         evidence = {**base, "vulnerabilities": listed}
-        cves = _join(e.id for e in hits)
+        cves = join_bounded(e.id for e in hits)
         if build or _DISTRO.search(svc.extrainfo or ""):
             evidence["distribution_build"] = build or svc.extrainfo
             return self.finding(
@@ -852,7 +847,7 @@ class EdgeKnownVuln(_SvcCheck):
                 **params,
             )
         if any(e.kev for e in hits):
-            kev = _join(e.id for e in hits if e.kev)
+            kev = join_bounded(e.id for e in hits if e.kev)
             return self.finding(
                 Status.FAIL,
                 resource,
@@ -942,7 +937,7 @@ class EolSoftware(_SvcCheck):
             status = Status.FAIL if fails else Status.WARN
             chosen = fails or hits
             resource = _resource(host, svc)
-            software = _join(f"{rule.name} ({found})" for rule, found in chosen)
+            software = join_bounded(f"{rule.name} ({found})" for rule, found in chosen)
             listed = [{"rule": r.name, "found": f, "status": r.status.value, "eol": r.eol} for r, f in hits]
             evidence = _evidence(host, svc, eol=listed, as_of=str(self.params.get("as_of", "")))
             yield self.finding(
@@ -1087,7 +1082,7 @@ class PortSurface(_SvcCheck):
                 evidence=evidence,
                 address=host.address,
                 count=len(unexpected),
-                ports=_join(labels),
+                ports=join_bounded(labels),
             )
         else:
             yield self.finding(
@@ -1097,7 +1092,7 @@ class PortSurface(_SvcCheck):
                 evidence=evidence,
                 address=host.address,
                 count=len(unexpected),
-                ports=_join(labels),
+                ports=join_bounded(labels),
             )
 
 

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from cyberscan.bounds import bound_evidence
+from cyberscan.bounds import bound_evidence, join_bounded
 from cyberscan.collectors.tls_facts import (
     ACTIVE_COMMANDS,
     PROTOCOL_COMMANDS,
@@ -96,12 +96,6 @@ def _error_kind(kind: str | None) -> ErrorKind:
         return ErrorKind(kind)
     except ValueError:
         return ErrorKind.UNREACHABLE
-
-
-def _join(items: Iterable[str], limit: int = 6) -> str:
-    unique = list(dict.fromkeys(items))
-    shown = ", ".join(unique[:limit])
-    return shown + (f" (+{len(unique) - limit})" if len(unique) > limit else "")
 
 
 def _p_int(params: Mapping[str, Any], name: str) -> int:
@@ -312,7 +306,9 @@ class ProtoSsl(_TlsCheck):
         offered = _offered(ep, _SSL)
         evidence = {"offered": offered, "suites": _suite_list(_accepted(ep, *_SSL))}
         if offered:
-            return self.verdict(Status.FAIL, resource, "offered", evidence=evidence, versions=_join(offered))
+            return self.verdict(
+                Status.FAIL, resource, "offered", evidence=evidence, versions=join_bounded(offered)
+            )
         return self.verdict(Status.PASS, resource, "pass", evidence=evidence)
 
 
@@ -331,9 +327,11 @@ class ProtoLegacy(_TlsCheck):
             return self.verdict(Status.PASS, resource, "pass", evidence=evidence)
         if ep.service == _SMTP:
             return self.verdict(
-                Status.WARN, resource, "offered_smtp", evidence=evidence, versions=_join(offered)
+                Status.WARN, resource, "offered_smtp", evidence=evidence, versions=join_bounded(offered)
             )
-        return self.verdict(Status.FAIL, resource, "offered", evidence=evidence, versions=_join(offered))
+        return self.verdict(
+            Status.FAIL, resource, "offered", evidence=evidence, versions=join_bounded(offered)
+        )
 
 
 class ProtoModern(_TlsCheck):
@@ -345,7 +343,7 @@ class ProtoModern(_TlsCheck):
     def judge(self, ep: TlsEndpoint, resource: str) -> Finding:
         offered = _offered(ep)
         evidence = {"offered": offered}
-        versions = _join(offered) if offered else "-"
+        versions = join_bounded(offered) if offered else "-"
         if "TLSv1.3" in offered:
             return self.verdict(Status.PASS, resource, "pass", evidence=evidence, versions=versions)
         if "TLSv1.2" in offered:
@@ -402,7 +400,12 @@ class CipherWeak(_TlsCheck):
         if weak:
             labels = [f"{s.name} ({', '.join(r)})" for _, s, r in weak]
             return self.verdict(
-                Status.FAIL, resource, "weak", evidence=evidence, count=len(weak), suites=_join(labels, 4)
+                Status.FAIL,
+                resource,
+                "weak",
+                evidence=evidence,
+                count=len(weak),
+                suites=join_bounded(labels, 4),
             )
         return self.verdict(Status.PASS, resource, "pass", evidence=evidence)
 
@@ -436,10 +439,15 @@ class CipherNoFs(_TlsCheck):
             return self.verdict(Status.PASS, resource, "pass", evidence=evidence, count=len(tls12))
         if len(no_fs) < len(tls12):
             return self.verdict(
-                Status.WARN, resource, "mixed", evidence=evidence, count=len(no_fs), suites=_join(no_fs, 4)
+                Status.WARN,
+                resource,
+                "mixed",
+                evidence=evidence,
+                count=len(no_fs),
+                suites=join_bounded(no_fs, 4),
             )
         return self.verdict(
-            Status.FAIL, resource, "none", evidence=evidence, count=len(no_fs), suites=_join(no_fs, 4)
+            Status.FAIL, resource, "none", evidence=evidence, count=len(no_fs), suites=join_bounded(no_fs, 4)
         )
 
 
@@ -468,7 +476,7 @@ class CipherNonAead(_TlsCheck):
                 "cbc_alongside",
                 evidence=evidence,
                 count=len(non_aead),
-                suites=_join(non_aead, 4),
+                suites=join_bounded(non_aead, 4),
             )
         return self.verdict(Status.FAIL, resource, "no_aead", evidence=evidence, severity=Severity.MEDIUM)
 
@@ -568,20 +576,27 @@ class KexGroups(_TlsCheck):
                 evidence=evidence,
                 severity=Severity.HIGH,
                 bits=str(max(logjam)),
-                items=_join(items),
+                items=join_bounded(items),
             )
         if weak_dhe or small_curves:
             items = [f"DHE {b} bits" for b in weak_dhe] + small_curves
-            return self.verdict(Status.FAIL, resource, "weak", evidence=evidence, items=_join(items))
+            return self.verdict(Status.FAIL, resource, "weak", evidence=evidence, items=join_bounded(items))
         if tolerated_dhe or unusual:
             items = [f"DHE {b} bits" for b in tolerated_dhe] + unusual
-            return self.verdict(Status.WARN, resource, "tolerated", evidence=evidence, items=_join(items))
+            return self.verdict(
+                Status.WARN, resource, "tolerated", evidence=evidence, items=join_bounded(items)
+            )
         if not names and not dhe:
             return self.verdict(Status.NOT_APPLICABLE, resource, "no_ephemeral", evidence=evidence)
-        shown = _join([*names.values(), *(f"DHE {b} bits" for b in sorted(dhe))])
+        shown = join_bounded([*names.values(), *(f"DHE {b} bits" for b in sorted(dhe))])
         if hybrid:
             return self.verdict(
-                Status.PASS, resource, "pass_hybrid", evidence=evidence, groups=shown, hybrid=_join(hybrid)
+                Status.PASS,
+                resource,
+                "pass_hybrid",
+                evidence=evidence,
+                groups=shown,
+                hybrid=join_bounded(hybrid),
             )
         return self.verdict(Status.PASS, resource, "pass", evidence=evidence, groups=shown)
 
@@ -678,7 +693,9 @@ class CertSigalg(_CertificateCheck):
                 odd.append(label)
         evidence = {"certificates": seen[:_MAX_ITEMS]}
         if weak:
-            return self.verdict(Status.FAIL, resource, "weak", evidence=evidence, certificates=_join(weak))
+            return self.verdict(
+                Status.FAIL, resource, "weak", evidence=evidence, certificates=join_bounded(weak)
+            )
         if odd:
             return self.verdict(
                 Status.WARN,
@@ -686,9 +703,9 @@ class CertSigalg(_CertificateCheck):
                 "unusual",
                 evidence=evidence,
                 severity=Severity.MEDIUM,
-                certificates=_join(odd),
+                certificates=join_bounded(odd),
             )
-        hashes = _join(str(c["hash"] or "EdDSA") for c in seen)
+        hashes = join_bounded(str(c["hash"] or "EdDSA") for c in seen)
         return self.verdict(Status.PASS, resource, "pass", evidence=evidence, hashes=hashes)
 
 
@@ -765,7 +782,7 @@ class CertName(_CertificateCheck):
             return self.error(resource, ErrorKind.BUG, "the host name match was not computed")
         if ep.hostname_matches:
             return self.verdict(Status.PASS, resource, "pass", evidence=evidence, host=ep.host)
-        sans = _join(leaf.sans, 5) if leaf.sans else "-"
+        sans = join_bounded(leaf.sans, 5) if leaf.sans else "-"
         if ep.service == _SMTP:
             return self.verdict(
                 Status.WARN,
@@ -806,7 +823,7 @@ class CertChain(_CertificateCheck):
         stores = _p_strs(self.params, "trust_stores")
         results = [t for t in ep.trust if t.store in stores]
         if not results:
-            return self.error(resource, ErrorKind.BUG, f"no path validation against {_join(stores)}")
+            return self.error(resource, ErrorKind.BUG, f"no path validation against {join_bounded(stores)}")
         chain = ep.chain
         leaf, last = chain[0], chain[-1]
         evidence = {
@@ -959,12 +976,14 @@ class CertRevocation(_CertificateCheck):
         if not methods:
             return self.verdict(Status.WARN, resource, "none", evidence=evidence)
         if ep.ocsp_stapled:
-            return self.verdict(Status.PASS, resource, "stapled", evidence=evidence, methods=_join(methods))
+            return self.verdict(
+                Status.PASS, resource, "stapled", evidence=evidence, methods=join_bounded(methods)
+            )
         if leaf.ocsp_urls and ep.ocsp_stapled is False:
             return self.verdict(
-                Status.PASS, resource, "no_stapling", evidence=evidence, methods=_join(methods)
+                Status.PASS, resource, "no_stapling", evidence=evidence, methods=join_bounded(methods)
             )
-        return self.verdict(Status.PASS, resource, "pass", evidence=evidence, methods=_join(methods))
+        return self.verdict(Status.PASS, resource, "pass", evidence=evidence, methods=join_bounded(methods))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1030,7 +1049,7 @@ class ExtHardening(_TlsCheck):
                 "weak_options",
                 evidence=evidence,
                 severity=severity,
-                items=_join(serious + minor),
+                items=join_bounded(serious + minor),
             )
         return self.verdict(Status.PASS, resource, "pass", evidence=evidence)
 
@@ -1067,10 +1086,12 @@ class VulnKnown(_TlsCheck):
             "not_probed": ["Ticketbleed", "DROWN (shared key with an SSLv2 host)"],
         }
         if found:
-            return self.verdict(Status.FAIL, resource, "vulnerable", evidence=evidence, flaws=_join(found))
+            return self.verdict(
+                Status.FAIL, resource, "vulnerable", evidence=evidence, flaws=join_bounded(found)
+            )
         if undecided:
             return self.verdict(
-                Status.NOT_TESTED, resource, "undecided", evidence=evidence, probes=_join(undecided)
+                Status.NOT_TESTED, resource, "undecided", evidence=evidence, probes=join_bounded(undecided)
             )
         return self.verdict(Status.PASS, resource, "pass", evidence=evidence)
 

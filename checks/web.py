@@ -9,7 +9,6 @@ site served only in clear text still has headers worth judging; WEB-HTTPS-AVAILA
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -19,11 +18,12 @@ from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
+from cyberscan.bounds import join_bounded
 from cyberscan.collectors.http_facts import HttpFacts, HttpProbe, HttpResponse, RedirectChain, WebHost
 from cyberscan.models import ErrorKind, Finding, Severity, Status
 from cyberscan.plugin import Check, FactBag
 from cyberscan.scope import ProbeLevel
-from cyberscan.targets import TargetKind
+from cyberscan.targets import TargetKind, is_ip_literal
 from cyberscan.timestamps import parse_instant
 
 _MAX_ITEMS = 20
@@ -100,14 +100,6 @@ def _origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
 def _looks_html(body: str) -> bool:
     head = body[:1024].lstrip().lower()
     return head.startswith(("<!doctype html", "<html")) or "<body" in head or "<head" in head
@@ -125,12 +117,6 @@ def _clip(value: str | None) -> str | None:
 
 def _around(body: str, match: re.Match[str]) -> str:
     return _excerpt(body[max(0, match.start() - 40) : match.end() + 80], _MAX_EXCERPT)
-
-
-def _join(items: Iterable[str], limit: int = 6) -> str:
-    unique = list(dict.fromkeys(items))
-    shown = ", ".join(unique[:limit])
-    return shown + (f" (+{len(unique) - limit})" if len(unique) > limit else "")
 
 
 def _start_url(host: WebHost) -> str:
@@ -256,7 +242,7 @@ class _WebCheck(Check):
             return self.out_of_scope(resource, host.host)
         missing = [key for key in keys if key not in host.probes]
         if missing:
-            return self.error(resource, ErrorKind.BUG, f"probe not collected: {_join(missing, 3)}")
+            return self.error(resource, ErrorKind.BUG, f"probe not collected: {join_bounded(missing, 3)}")
         answered: dict[str, HttpResponse] = {}
         unanswered: list[HttpResponse] = []
         for key in keys:
@@ -407,7 +393,7 @@ class Hsts(_WebCheck):
             url = host.https.start_url if host.https else f"https://{host.host}/"
             yield self.finding(Status.NOT_APPLICABLE, url, "no_https", url=url)
             return
-        if _is_ip(name):
+        if is_ip_literal(name):
             # RFC 6797 §8.1: a browser ignores HSTS received from an IP-literal host.
             yield self.finding(Status.NOT_APPLICABLE, own[0].url, "ip_host", url=own[0].url)
             return
@@ -529,7 +515,7 @@ class Csp(_WebCheck):
                 evidence=evidence,
                 severity=severity,
                 url=url,
-                problems=_join(problems, 8),
+                problems=join_bounded(problems, 8),
             )
             return
         report_only = resp.header_values("content-security-policy-report-only")
@@ -656,7 +642,7 @@ class Nosniff(_WebCheck):
         evidence = {"x_content_type_options": _clip(xcto), "content_type": _clip(ctype)}
         if missing:
             yield self.finding(
-                Status.WARN, url, "missing", evidence=evidence, url=url, headers=_join(missing)
+                Status.WARN, url, "missing", evidence=evidence, url=url, headers=join_bounded(missing)
             )
         else:
             yield self.finding(Status.PASS, url, "pass", evidence=evidence, url=url)
@@ -776,11 +762,16 @@ class CookieFlags(_WebCheck):
         evidence = {"cookies": details[:_MAX_ITEMS], "count": len(cookies)}
         if failures:
             yield self.finding(
-                Status.FAIL, url, "session_flags", evidence=evidence, url=url, cookies=_join(failures)
+                Status.FAIL, url, "session_flags", evidence=evidence, url=url, cookies=join_bounded(failures)
             )
         elif warnings:
             yield self.finding(
-                Status.WARN, url, "weak_attributes", evidence=evidence, url=url, cookies=_join(warnings)
+                Status.WARN,
+                url,
+                "weak_attributes",
+                evidence=evidence,
+                url=url,
+                cookies=join_bounded(warnings),
             )
         else:
             yield self.finding(Status.PASS, url, "pass", evidence=evidence, url=url, count=len(cookies))
@@ -864,7 +855,7 @@ class ThirdPartySri(_PageCheck):
     def _first_party(self, host: WebHost) -> list[str]:
         domains = [host.host.lower()]
         name = self.target.host
-        if name and not _is_ip(name):
+        if name and not is_ip_literal(name):
             if self.target.kind is TargetKind.URL:
                 domains.append(".".join(name.split(".")[-2:]))
             else:
@@ -904,7 +895,7 @@ class ThirdPartySri(_PageCheck):
                 evidence=evidence,
                 url=url,
                 count=len(unprotected),
-                origins=_join(_origin_of(u) for u in unprotected),
+                origins=join_bounded(_origin_of(u) for u in unprotected),
             )
         elif third:
             yield self.finding(Status.PASS, url, "pass", evidence=evidence, url=url, count=len(third))
@@ -947,10 +938,10 @@ class InfoDisclosure(_WebCheck):
             "versioned_assets": [_excerpt(a, 150) for a in assets][:5],
         }
         if versioned:
-            sources = _join(s for s, _ in versioned)
+            sources = join_bounded(s for s, _ in versioned)
             yield self.finding(Status.WARN, url, "versions", evidence=evidence, url=url, sources=sources)
         elif banners:
-            sources = _join(s for s, _ in banners)
+            sources = join_bounded(s for s, _ in banners)
             yield self.finding(Status.INFO, url, "products", evidence=evidence, url=url, sources=sources)
         else:
             yield self.finding(Status.PASS, url, "pass", evidence=evidence, url=url)
@@ -1301,7 +1292,7 @@ class SensitiveFiles(_PathProbeCheck):
         exposed.sort(key=lambda item: -item.severity.rank)
         worst = exposed[0].severity
         evidence = {"exposed": [e.to_evidence() for e in exposed[:_MAX_ITEMS]], "unanswered": len(unanswered)}
-        paths = _join(item.path for item in exposed)
+        paths = join_bounded(item.path for item in exposed)
         if worst in (Severity.CRITICAL, Severity.HIGH):
             yield self.finding(
                 Status.FAIL, url, "exposed", evidence=evidence, severity=worst, url=url, paths=paths
@@ -1351,7 +1342,7 @@ class DirListing(_PathProbeCheck):
             "listings": [{"path": p, "sensitive": risky[:_MAX_ITEMS]} for p, risky in listings][:_MAX_ITEMS],
             "truncated_bodies": any(r.body_truncated for r in answered.values()),
         }
-        paths = _join(p for p, _ in listings)
+        paths = join_bounded(p for p, _ in listings)
         files = [f for _, risky in listings for f in risky]
         if files:
             yield self.finding(
@@ -1362,7 +1353,7 @@ class DirListing(_PathProbeCheck):
                 severity=Severity.HIGH,
                 url=url,
                 paths=paths,
-                files=_join(files, 5),
+                files=join_bounded(files, 5),
             )
         else:
             yield self.finding(Status.WARN, url, "listing", evidence=evidence, url=url, paths=paths)
@@ -1462,8 +1453,8 @@ class AdminPaths(_PathProbeCheck):
         }
         values = {
             "url": url,
-            "paths": _join(p for p, _, _ in found),
-            "products": _join(prod.name for _, prod, _ in found),
+            "paths": join_bounded(p for p, _, _ in found),
+            "products": join_bounded(prod.name for _, prod, _ in found),
         }
         category = found[0][1].category
         if category == "db_admin":

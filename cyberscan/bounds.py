@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 MAX_TEXT = 512
@@ -54,3 +54,11 @@ def bound_evidence(evidence: Mapping[str, Any]) -> dict[str, Any]:
 def bound_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """Make message parameters short: they are inlined into sentences."""
     return {k: _bound(v, MAX_DEPTH - 1, MAX_PARAM_TEXT) for k, v in params.items()}
+
+
+def join_bounded(items: Iterable[str], limit: int = 6) -> str:
+    """Distinct items joined for a message, at most `limit` shown then "(+N)": a hostile target's
+    hundred names must not make a one-line message a page long."""
+    unique = list(dict.fromkeys(items))
+    shown = ", ".join(unique[:limit])
+    return shown + (f" (+{len(unique) - limit})" if len(unique) > limit else "")

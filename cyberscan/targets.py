@@ -169,3 +169,12 @@ def dedupe(targets: list[Target]) -> list[Target]:
     for target in targets:
         seen.setdefault(target.name, target)
     return list(seen.values())
+
+
+def is_ip_literal(text: str) -> bool:
+    """Whether `text` is an IPv4 or IPv6 address (brackets of a URL host allowed), not a name."""
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True

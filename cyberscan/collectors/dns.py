@@ -60,7 +60,7 @@ from ..net.guard import OutOfScopeError
 from ..net.resolver import ResolutionError
 from ..plugin import Collector, CollectorContext, CollectorError
 from ..scope import ProbeLevel
-from ..targets import Target, TargetKind, normalise_hostname
+from ..targets import Target, TargetKind, is_ip_literal, normalise_hostname
 from .dns_facts import (
     AxfrAttempt,
     DnsAnswer,
@@ -553,7 +553,7 @@ class DnsCollector(Collector):
         collected_at = datetime.datetime.fromtimestamp(started, datetime.timezone.utc).replace(microsecond=0)
         base = DnsSnapshot(resolver=ctx.guard.resolver.description, collected_at=collected_at.isoformat())
         host = target.host if target.kind in (TargetKind.DOMAIN, TargetKind.URL) else None
-        if host is None or _is_ip(host):
+        if host is None or is_ip_literal(host):
             addresses = target.addresses() or ([host] if host else [])
             recursion, not_probed = _recursion_probes(ctx, settings, [(a, a) for a in addresses])
             return dataclasses.replace(base, recursion=tuple(recursion.values()), not_probed=not_probed)
@@ -587,14 +587,6 @@ def _recursion_probes(
         return {a: RecursionProbe(a, "error", SKIPPED) for a in allowed}, tuple(refused)
     found = probe_recursion(allowed, settings.ns_port, settings.recursion_probe_name, budget)
     return {a: found[a] for a in allowed if a in found}, tuple(refused)
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _budget(ctx: CollectorContext) -> float | None:
