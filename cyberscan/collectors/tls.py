@@ -1,23 +1,23 @@
 """TLS collector: every TLS endpoint of a target (HTTPS, MX STARTTLS, mail ports) in one sslyze run.
 
-The I/O is `TlsCollector._run_scanner` (sslyze) and `TlsCollector._mx_hosts` (one DNS query); the
-rest are pure functions from sslyze result objects to the JSON-safe facts of `tls_facts`, so that
-they can be tested on hand-built results.
+The I/O is `TlsCollector._run_scanner` (sslyze's probes, scheduled by `tls_jobs`) and
+`TlsCollector._mx_hosts` (one DNS query); the rest are pure functions from sslyze result objects to
+the JSON-safe facts of `tls_facts`, so that they can be tested on hand-built results.
 
-Time budget. sslyze cannot be cancelled once started, so the collector bounds it instead: every
-socket operation gets `network_timeout` (capped by the engine's per-operation timeout and by what
-is left of the target's deadline), and each handshake makes `connect_attempts` TCP attempts. Worst
-cases, per endpoint (endpoints run in parallel, `MAX_PARALLEL_ENDPOINTS` at a time):
+Time budget. No scan job starts after the target's deadline (`tls_jobs`), and every socket
+operation gets `network_timeout` (capped by the engine's per-operation timeout and by what is left
+of the deadline); each handshake makes `connect_attempts` TCP attempts. Worst cases, per endpoint
+(endpoints run in parallel, `MAX_PARALLEL_ENDPOINTS` at a time):
 
 - closed port: immediate; filtered port: one `network_timeout`;
 - a service that accepts the connection and then says nothing: sslyze's connectivity test tries
   TLS 1.3, then 1.2 to SSL 2.0 with two cipher lists each: 11 × `network_timeout` (measured);
-- a TLS server answering every handshake just before the timeout (a tarpit): the ~600 handshakes
-  of a full scan (counted against the local `modern` server), `max_connections_per_server` at a
-  time, each up to `network_timeout`.
+- a TLS server answering every handshake just before the timeout (a tarpit): the handshakes
+  already started when the deadline comes, `max_connections_per_server` at a time, each up to
+  `network_timeout`.
 
-The runner abandons a collector at the target's deadline; sslyze's threads then end on their own
-timeouts.
+The runner abandons a collector at the target's deadline; the jobs already running then end on
+their own timeouts, and no new one starts.
 
 Not collected: `ticket_lifetime_hint` stays None. sslyze's resumption test keeps the sessions it
 gets to itself (its result only says whether resumption worked), so the hint would cost one more
@@ -32,9 +32,7 @@ import ipaddress
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
-from traceback import TracebackException
 from typing import Any, ClassVar
-from uuid import UUID
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -46,15 +44,8 @@ from nassl.ephemeral_key_info import DhEphemeralKeyInfo, EcDhEphemeralKeyInfo, E
 # them from the modules that define them.
 from sslyze.connection_helpers.opportunistic_tls_helpers import ProtocolWithOpportunisticTlsEnum
 from sslyze.plugins.certificate_info.implementation import CertificateInfoExtraArgument
-from sslyze.plugins.scan_commands import ScanCommand
-from sslyze.scanner.models import (
-    ScanCommandsExtraArguments,
-    ServerScanRequest,
-    ServerScanResult,
-    ServerScanStatusEnum,
-)
-from sslyze.scanner.scan_command_attempt import ScanCommandAttemptStatusEnum, ScanCommandErrorReasonEnum
-from sslyze.scanner.scanner import Scanner
+from sslyze.scanner.models import ScanCommandsExtraArguments
+from sslyze.scanner.scan_command_attempt import ScanCommandErrorReasonEnum
 from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
 
 from ..bounds import clip
@@ -76,6 +67,7 @@ from .tls_facts import (
     TlsFacts,
     TrustResult,
 )
+from .tls_jobs import DeadlineReached, EndpointRequest, EndpointScan, scan_endpoints
 
 #: Endpoints scanned at once. apex and www usually are one server: with sslyze's default of 10,
 #: a domain target would open 2 × 5 connections to it; 4 keeps a target with MX hosts quick.
@@ -114,6 +106,7 @@ class _Settings:
     max_connections_per_server: int
     network_timeout: float
     connect_attempts: int
+    version_preflight: bool
 
     @classmethod
     def from_mapping(cls, settings: Mapping[str, Any]) -> _Settings:
@@ -126,6 +119,7 @@ class _Settings:
             max_connections_per_server=max(1, int(merged["max_connections_per_server"])),
             network_timeout=max(0.1, float(merged["network_timeout"])),
             connect_attempts=max(1, int(merged["connect_attempts"])),
+            version_preflight=bool(merged["version_preflight"]),
         )
 
 
@@ -427,26 +421,19 @@ def _dns_match(name: str, pattern: str) -> bool:
 # --- sslyze results -> facts (pure) --------------------------------------------------------------
 
 
-def _exception_name(trace: TracebackException | None) -> str:
-    if trace is None:
-        return ""
-    text = getattr(trace, "exc_type_str", None)  # Python >= 3.13
-    if text is None:
-        text = trace.exc_type.__name__ if trace.exc_type is not None else ""
-    return str(text).rsplit(".", 1)[-1]
+def _exception_name(exc: BaseException | None) -> str:
+    return type(exc).__name__ if exc is not None else ""
 
 
-def _exception_message(trace: TracebackException | None) -> str:
+def _exception_message(exc: BaseException | None) -> str:
     """The exception's own message on one line (never the traceback)."""
-    if trace is None:
+    if exc is None:
         return ""
-    lines = [line for line in "".join(trace.format_exception_only()).splitlines() if line.strip()]
-    text = lines[-1] if lines else ""
-    _, _, message = text.partition(": ")
-    # sslyze formats its connection errors as 'host:port -> "message".'
-    if ' -> "' in message:
-        message = message.split(' -> "', 1)[1].rstrip('."')
-    return _one_line(message or text)
+    # sslyze's connection errors carry the bare message; their str() is 'host:port -> "message".'
+    message = getattr(exc, "error_message", None)
+    if not isinstance(message, str):
+        message = str(exc) or type(exc).__name__
+    return _one_line(message.strip())
 
 
 @dataclass(frozen=True)
@@ -469,13 +456,14 @@ _CONNECTIVITY_KINDS: Mapping[str, tuple[str, bool]] = {
     # Every version from TLS 1.3 to SSL 2.0 failed: a plain-text service, or ciphers nobody supports.
     "ServerTlsConfigurationNotSupported": ("not_tls", False),
     "ServerRejectedTlsHandshake": ("protocol", False),
+    "DeadlineReached": ("deadline", False),
 }
 
 
-def connectivity_failure(trace: TracebackException | None) -> ConnectivityFailure:
-    """Classify sslyze's connectivity error (its traceback object; only the type and message are read)."""
-    name = _exception_name(trace)
-    message = _exception_message(trace) or "no connectivity"
+def connectivity_failure(exc: BaseException | None) -> ConnectivityFailure:
+    """Classify the error of sslyze's connectivity test (only its type and message are read)."""
+    name = _exception_name(exc)
+    message = _exception_message(exc) or "no connectivity"
     kind, nothing_listens = _CONNECTIVITY_KINDS.get(name, ("protocol", False))
     if name == "ConnectionToServerFailed":
         # A socket error other than refusal/timeout (no route, reset…), or, when sslyze says
@@ -484,12 +472,12 @@ def connectivity_failure(trace: TracebackException | None) -> ConnectivityFailur
     return ConnectivityFailure(kind, _one_line(f"{message} ({name or 'unknown error'})"), nothing_listens)
 
 
-def command_error(
-    reason: ScanCommandErrorReasonEnum | None, trace: TracebackException | None
-) -> CommandError:
-    """One failed scan command as a short, typed error (sslyze's trace is reduced to one line)."""
-    name = _exception_name(trace)
-    message = _exception_message(trace)
+def command_error(reason: ScanCommandErrorReasonEnum | None, exc: BaseException | None) -> CommandError:
+    """One failed scan command as a short, typed error (the exception is reduced to one line)."""
+    name = _exception_name(exc)
+    message = _exception_message(exc)
+    if isinstance(exc, DeadlineReached):
+        return CommandError("deadline", message)
     if reason is ScanCommandErrorReasonEnum.CLIENT_CERTIFICATE_NEEDED:
         return CommandError("protocol", "the server asks for a client certificate")
     if reason is ScanCommandErrorReasonEnum.CONNECTIVITY_ISSUE:
@@ -603,19 +591,24 @@ def _dhe_bits(protocols: Iterable[ProtocolSupport]) -> tuple[int, ...]:
 
 
 def endpoint_from_result(
-    spec: EndpointSpec, address: str, active_allowed: bool, result: ServerScanResult, commands: Sequence[str]
+    spec: EndpointSpec, address: str, active_allowed: bool, scan: EndpointScan, commands: Sequence[str]
 ) -> TlsEndpoint:
-    """Distil one sslyze ServerScanResult into a TlsEndpoint (no library object survives)."""
+    """Distil one endpoint's sslyze results into a TlsEndpoint (no library object survives)."""
     base = TlsEndpoint(spec.host, spec.port, spec.service, spec.starttls, address, active_allowed)
-    if result.scan_status is not ServerScanStatusEnum.COMPLETED or result.scan_result is None:
-        failure = connectivity_failure(result.connectivity_error_trace)
+    if scan.connectivity_error is not None:
+        failure = connectivity_failure(scan.connectivity_error)
         return dataclasses.replace(base, error_kind=failure.kind, error=failure.detail)
     fields: dict[str, Any] = {}
     protocols: list[ProtocolSupport] = []
     unavailable: dict[str, CommandError] = {}
+    refused: dict[str, str] = {}
     for command in commands:
-        attempt = getattr(result.scan_result, command)
-        if attempt.status is ScanCommandAttemptStatusEnum.COMPLETED and attempt.result is not None:
+        attempt = scan.attempts.get(command)
+        if command in scan.refused_versions and command in _VERSION_OF_COMMAND:
+            # The pre-flight handshake offering every suite was refused for the version itself.
+            protocols.append(ProtocolSupport(_VERSION_OF_COMMAND[command]))
+            refused[_VERSION_OF_COMMAND[command]] = _one_line(scan.refused_versions[command])
+        elif attempt is not None and attempt.result is not None:
             try:
                 if command in _VERSION_OF_COMMAND:
                     protocols.append(protocol_support(_VERSION_OF_COMMAND[command], attempt.result))
@@ -625,14 +618,15 @@ def endpoint_from_result(
                 unavailable[command] = CommandError(
                     "bug", _one_line(f"distilling failed: {type(exc).__name__}: {exc}")
                 )
-        elif attempt.status is ScanCommandAttemptStatusEnum.ERROR:
-            unavailable[command] = command_error(attempt.error_reason, attempt.error_trace)
+        elif attempt is not None and attempt.error is not None:
+            unavailable[command] = command_error(attempt.error_reason, attempt.error)
         else:
             unavailable[command] = CommandError("bug", "sslyze did not run this command")
     protocols.sort(key=lambda p: PROTOCOLS.index(p.version))
     return dataclasses.replace(
         base,
         protocols=tuple(protocols),
+        refused_versions=refused,
         dhe_bits=_dhe_bits(protocols),
         unavailable=unavailable,
         **fields,
@@ -654,7 +648,7 @@ class _Planned:
     address: str
     active_allowed: bool
     commands: tuple[str, ...]
-    request: ServerScanRequest
+    request: EndpointRequest
     outcome: TlsEndpoint | None = None
     nothing_listens: bool = False
 
@@ -673,15 +667,14 @@ def _memo_key(item: _Planned, settings: _Settings, ctx: CollectorContext) -> tup
         str(ctx.ca_bundle),
         settings.max_connections_per_server,
         settings.network_timeout,
+        settings.version_preflight,
     )
 
 
-def _outcome(item: _Planned, result: ServerScanResult | None) -> tuple[TlsEndpoint, bool]:
-    if result is None:
-        return error_endpoint(item.spec, "bug", "sslyze returned no result", item.address), False
-    endpoint = endpoint_from_result(item.spec, item.address, item.active_allowed, result, item.commands)
-    listens = result.scan_status is ServerScanStatusEnum.COMPLETED
-    return endpoint, not listens and connectivity_failure(result.connectivity_error_trace).nothing_listens
+def _outcome(item: _Planned, scan: EndpointScan) -> tuple[TlsEndpoint, bool]:
+    endpoint = endpoint_from_result(item.spec, item.address, item.active_allowed, scan, item.commands)
+    failed = scan.connectivity_error
+    return endpoint, failed is not None and connectivity_failure(failed).nothing_listens
 
 
 class TlsCollector(Collector):
@@ -704,6 +697,10 @@ class TlsCollector(Collector):
         "network_timeout": 5.0,
         # TCP connection attempts per handshake (sslyze's `network_max_retries` counts attempts)
         "connect_attempts": 1,
+        # one handshake per version (SSL 3.0 to TLS 1.2) before trying its suites one by one: a
+        # version the server refuses outright is not enumerated (see tls_jobs); false = sslyze's
+        # exhaustive enumeration of every version
+        "version_preflight": True,
     }
 
     def collect(self, target: Target, ctx: CollectorContext) -> TlsFacts:
@@ -767,8 +764,8 @@ class TlsCollector(Collector):
         # garbage collector after a refused STARTTLS is ignored by Python's default filters (the test
         # suite's configuration names it).
         results = self._run_scanner([p.request for p in requests], settings, ctx)
-        for job in requests:
-            job.outcome, job.nothing_listens = _outcome(job, results.get(job.request.uuid))
+        for job, scan in zip(requests, results, strict=True):
+            job.outcome, job.nothing_listens = _outcome(job, scan)
             if memo is not None and job.outcome.error_kind not in ("timeout", "deadline", "bug"):
                 memo.put(keys[id(job)], (job.outcome, job.nothing_listens))
         endpoints: list[TlsEndpoint] = []
@@ -801,34 +798,35 @@ class TlsCollector(Collector):
             extra = ScanCommandsExtraArguments(
                 certificate_info=CertificateInfoExtraArgument(custom_ca_file=ctx.ca_bundle)
             )
-        request = ServerScanRequest(
-            server_location=ServerNetworkLocation(hostname=spec.host, port=spec.port, ip_address=address),
-            network_configuration=ServerNetworkConfiguration(
+        request = EndpointRequest(
+            location=ServerNetworkLocation(hostname=spec.host, port=spec.port, ip_address=address),
+            network=ServerNetworkConfiguration(
                 tls_server_name_indication=spec.host,
                 tls_opportunistic_encryption=_STARTTLS.get(spec.starttls or ""),
                 # sslyze declares int seconds but only hands the value to socket timeouts: a float is fine.
                 network_timeout=timeout,  # type: ignore[arg-type]
                 network_max_retries=settings.connect_attempts,
             ),
-            scan_commands={ScanCommand(c) for c in chosen},
-            scan_commands_extra_arguments=extra,
+            commands=chosen,
+            extra_arguments=extra,
         )
         return _Planned(spec, address, active_allowed, chosen, request)
 
     @staticmethod
     def _run_scanner(
-        requests: list[ServerScanRequest], settings: _Settings, ctx: CollectorContext
-    ) -> dict[UUID, ServerScanResult]:
-        """The sslyze run: every request queued at once, results keyed by request."""
+        requests: list[EndpointRequest], settings: _Settings, ctx: CollectorContext
+    ) -> list[EndpointScan]:
+        """The sslyze run: every request at once, results in request order."""
         if not requests:
-            return {}
+            return []
         ctx.op_timeout()  # resolution may have eaten the rest of the deadline
-        scanner = Scanner(
-            per_server_concurrent_connections_limit=settings.max_connections_per_server,
-            concurrent_server_scans_limit=min(len(requests), MAX_PARALLEL_ENDPOINTS),
+        return scan_endpoints(
+            requests,
+            workers_per_endpoint=settings.max_connections_per_server,
+            parallel_endpoints=min(len(requests), MAX_PARALLEL_ENDPOINTS),
+            deadline=ctx.deadline,
+            preflight=settings.version_preflight,
         )
-        scanner.queue_scans(requests)
-        return {result.uuid: result for result in scanner.get_results()}
 
 
 def _pin(guard: NetworkGuard, host: str) -> tuple[str, bool]:

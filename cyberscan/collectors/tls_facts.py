@@ -148,6 +148,9 @@ class TlsEndpoint:
     error: str | None = None
     #: every protocol version tested, oldest first; absent when the enumeration did not run
     protocols: tuple[ProtocolSupport, ...] = ()
+    #: versions refused outright (e.g. "TLSv1.0" -> "TLS alert: protocol version") by a handshake
+    #: offering every suite: their suites were not tried one by one, and accept none
+    refused_versions: Mapping[str, str] = field(default_factory=dict)
     #: ECDHE groups accepted (sslyze names, e.g. "X25519", "secp256r1"); None when not tested
     groups: tuple[str, ...] | None = None
     #: DHE modulus sizes seen across accepted DHE suites

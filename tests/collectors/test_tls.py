@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from traceback import TracebackException
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,8 +30,7 @@ from sslyze.errors import (
     ServerTlsConfigurationNotSupported,
 )
 from sslyze.plugins.openssl_cipher_suites.cipher_suites import CipherSuitesRepository
-from sslyze.scanner.models import ServerScanStatusEnum
-from sslyze.scanner.scan_command_attempt import ScanCommandAttemptStatusEnum, ScanCommandErrorReasonEnum
+from sslyze.scanner.scan_command_attempt import ScanCommandErrorReasonEnum
 from sslyze.server_connectivity import TlsVersionEnum
 from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
 
@@ -53,6 +51,7 @@ from cyberscan.collectors.tls import (
     web_endpoints,
 )
 from cyberscan.collectors.tls_facts import ACTIVE_COMMANDS, PROTOCOLS, TlsEndpoint, TlsFacts
+from cyberscan.collectors.tls_jobs import CommandAttempt, DeadlineReached, EndpointScan
 from cyberscan.demo.tlsserver import WRONG_NAME, LocalTlsServer, TlsServerUnavailable
 from cyberscan.demo.webserver import Site
 from cyberscan.models import ErrorKind
@@ -246,13 +245,10 @@ def test_summarise_certificate_self_signed_ca_and_ed25519() -> None:
 # --- pure: sslyze outcomes -----------------------------------------------------------------------
 
 
-def _trace(exc_type: type[ConnectionToServerFailed], message: str) -> TracebackException:
+def _error(exc_type: type[ConnectionToServerFailed], message: str) -> ConnectionToServerFailed:
     location = ServerNetworkLocation("mx.mairie.fr", 25, ip_address="192.0.2.25")
     config = ServerNetworkConfiguration(tls_server_name_indication="mx.mairie.fr")
-    try:
-        raise exc_type(server_location=location, network_configuration=config, error_message=message)
-    except ConnectionToServerFailed as exc:
-        return TracebackException.from_exception(exc)
+    return exc_type(server_location=location, network_configuration=config, error_message=message)
 
 
 @pytest.mark.parametrize(
@@ -279,7 +275,7 @@ def _trace(exc_type: type[ConnectionToServerFailed], message: str) -> TracebackE
 def test_connectivity_failure(
     exc_type: type[ConnectionToServerFailed], message: str, kind: str, nothing_listens: bool
 ) -> None:
-    failure = connectivity_failure(_trace(exc_type, message))
+    failure = connectivity_failure(_error(exc_type, message))
     assert (failure.kind, failure.nothing_listens) == (kind, nothing_listens)
     assert failure.detail.startswith(message[:20])
     assert exc_type.__name__ in failure.detail
@@ -299,7 +295,7 @@ def test_connectivity_failure(
 def test_command_error(
     reason: ScanCommandErrorReasonEnum, exc: type[ConnectionToServerFailed], kind: str
 ) -> None:
-    error = command_error(reason, _trace(exc, "something\nwent wrong"))
+    error = command_error(reason, _error(exc, "something\nwent wrong"))
     assert error.kind == kind
     assert "\n" not in error.detail and len(error.detail) <= 300
 
@@ -332,12 +328,6 @@ def test_session_tickets(value: str, tickets: bool | None) -> None:
     assert session_tickets(SimpleNamespace(value=value)) is tickets
 
 
-def _attempt(result: Any = None, status: str = "COMPLETED", reason: Any = None, trace: Any = None) -> Any:
-    return SimpleNamespace(
-        status=ScanCommandAttemptStatusEnum(status), result=result, error_reason=reason, error_trace=trace
-    )
-
-
 def test_endpoint_from_result_keeps_failed_commands_apart() -> None:
     """Duck-typed sslyze results: one command failed, one was not run, the others filled their fields."""
     suites = SimpleNamespace(
@@ -352,28 +342,40 @@ def test_endpoint_from_result_keeps_failed_commands_apart() -> None:
             )
         ]
     )
-    attempts = SimpleNamespace(
-        tls_1_2_cipher_suites=_attempt(suites),
-        tls_1_0_cipher_suites=_attempt(SimpleNamespace(accepted_cipher_suites=[])),
-        heartbleed=_attempt(SimpleNamespace(is_vulnerable_to_heartbleed=False)),
-        robot=_attempt(
-            status="ERROR",
-            reason=ScanCommandErrorReasonEnum.CONNECTIVITY_ISSUE,
-            trace=_trace(ConnectionToServerTimedOut, "Connection to the server timed out"),
-        ),
-        tls_compression=_attempt(status="NOT_SCHEDULED"),
-    )
-    result: Any = SimpleNamespace(
-        scan_status=ServerScanStatusEnum.COMPLETED, scan_result=attempts, connectivity_error_trace=None
+    scan = EndpointScan(
+        attempts={
+            "tls_1_2_cipher_suites": CommandAttempt(suites),
+            "tls_1_0_cipher_suites": CommandAttempt(SimpleNamespace(accepted_cipher_suites=[])),
+            "heartbleed": CommandAttempt(SimpleNamespace(is_vulnerable_to_heartbleed=False)),
+            "robot": CommandAttempt(
+                error_reason=ScanCommandErrorReasonEnum.CONNECTIVITY_ISSUE,
+                error=_error(ConnectionToServerTimedOut, "Connection to the server timed out"),
+            ),
+            "session_renegotiation": CommandAttempt(error=DeadlineReached("the deadline came first")),
+            # pre-flight refusal: no result, the version is recorded as refused
+            "ssl_3_0_cipher_suites": CommandAttempt(),
+        },
+        refused_versions={"ssl_3_0_cipher_suites": "TLS alert: protocol version"},
     )
     spec = EndpointSpec("portail.mairie.fr", 443, "https")
-    commands = ("tls_1_2_cipher_suites", "tls_1_0_cipher_suites", "heartbleed", "robot", "tls_compression")
-    endpoint = endpoint_from_result(spec, "192.0.2.10", True, result, commands)
-    assert [p.version for p in endpoint.protocols] == ["TLSv1.0", "TLSv1.2"]  # oldest first
+    commands = (
+        "tls_1_2_cipher_suites",
+        "tls_1_0_cipher_suites",
+        "ssl_3_0_cipher_suites",
+        "heartbleed",
+        "robot",
+        "session_renegotiation",
+        "tls_compression",  # never ran (no attempt at all)
+    )
+    endpoint = endpoint_from_result(spec, "192.0.2.10", True, scan, commands)
+    assert [p.version for p in endpoint.protocols] == ["SSLv3", "TLSv1.0", "TLSv1.2"]  # oldest first
+    assert endpoint.protocol("SSLv3") is not None and not endpoint.protocol("SSLv3").supported  # type: ignore[union-attr]
+    assert endpoint.refused_versions == {"SSLv3": "TLS alert: protocol version"}
+    assert endpoint.unavailable["session_renegotiation"].kind == "deadline"
     assert endpoint.protocol("TLSv1.2") is not None
     assert endpoint.heartbleed is False
     assert endpoint.robot is None and endpoint.compression is None
-    assert set(endpoint.unavailable) == {"robot", "tls_compression"}
+    assert set(endpoint.unavailable) == {"robot", "session_renegotiation", "tls_compression"}
     assert endpoint.unavailable["robot"].kind == "timeout"
     assert endpoint.unavailable["tls_compression"].kind == "bug"
 
