@@ -12,6 +12,12 @@ the same endpoint (measure both in one run)". The script starts one local `moder
 each as a fresh subprocess timed from spawn to exit (interpreter start and imports included on
 both sides), and prints min/median/max wall seconds and the median ratio ours/sslyze.
 
+Same work, checked: before timing, one run of each writes its results (sslyze `--json_out`,
+cyberscan `--save-facts`) and the script compares the cipher suites each accepted per protocol
+version; it stops if they differ. cyberscan's version pre-flight (one handshake per version before
+its suites are tried one by one, see cyberscan/collectors/tls_jobs.py) makes fewer connections
+for the same answer; `--exhaustive` turns it off, to time the scheduling alone.
+
 Expect a ~1 s step in both tools' times: `openssl s_server -www` serves one connection at a time and
 sleeps one second when a read would block (strace shows the sleep; it goes away without sslyze's
 session_renegotiation command), and the connections queued behind it wait. Medians absorb it.
@@ -35,7 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cyberscan.collectors.tls_facts import ACTIVE_COMMANDS, PASSIVE_COMMANDS
+from cyberscan.collectors.tls_facts import ACTIVE_COMMANDS, PASSIVE_COMMANDS, PROTOCOL_COMMANDS
 from cyberscan.demo.tlsserver import LOOPBACK, LocalTlsServer, TlsProfile, free_port
 
 HOST = "modern.test"
@@ -90,7 +96,7 @@ from cyberscan.targets import parse_target
 url, ca, dns_port, host = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 resolver = Resolver(("127.0.0.1", dns_port), timeout=1.0, static_hosts={host: "127.0.0.1"})
 ctx = CollectorContext(
-    settings=dict(TlsCollector.defaults),
+    settings={**TlsCollector.defaults, "version_preflight": sys.argv[5] == "1"},
     timeout=10.0,
     deadline=time.monotonic() + 300,
     guard=NetworkGuard(resolver, Scope.parse(["127.0.0.1/32"])),
@@ -164,17 +170,48 @@ def sslyze_command(port: int, ca: Path, default_scan: bool = False) -> list[str]
     ]
 
 
-def cyberscan_command(port: int, ca: Path, report: Path, direct: bool) -> list[str]:
+def cyberscan_command(
+    port: int, ca: Path, report: Path, direct: bool, config: Path | None = None
+) -> list[str]:
     url = f"https://{HOST}:{port}/"
     # A resolver on a closed loopback port: any lookup the pinned name does not cover fails at once.
     dns_port = free_port()
     if direct:
-        return [sys.executable, "-c", DIRECT_HELPER, url, str(ca), str(dns_port), HOST]
+        preflight = "0" if config is not None else "1"
+        return [sys.executable, "-c", DIRECT_HELPER, url, str(ca), str(dns_port), HOST, preflight]
     return [
         sys.executable, "-m", "cyberscan", "scan", url, "--only", "TLS-*",
         "--resolve", f"{HOST}={LOOPBACK}", "--resolver", f"{LOOPBACK}:{dns_port}",
         "--scope", f"{LOOPBACK}/32", "--ca-bundle", str(ca), "-f", "json", "-o", str(report), "-q",
+        *(["--config", str(config)] if config is not None else []),
     ]  # fmt: skip
+
+
+def accepted_by_sslyze(path: Path) -> dict[str, list[str]]:
+    """Accepted suite names per protocol version from sslyze's --json_out file."""
+    results = json.loads(path.read_text())["server_scan_results"][0]["scan_result"]
+    accepted = {v: results[c]["result"]["accepted_cipher_suites"] for v, c in PROTOCOL_COMMANDS.items()}
+    return {v: sorted(s["cipher_suite"]["name"] for s in suites) for v, suites in accepted.items()}
+
+
+def accepted_by_cyberscan(path: Path) -> dict[str, list[str]]:
+    """Accepted suite names per protocol version from cyberscan's --save-facts file."""
+    [target] = json.loads(path.read_text())["targets"].values()
+    [endpoint] = target["facts"]["tls"]["endpoints"]
+    return {p["version"]: sorted(s["name"] for s in p["accepted"]) for p in endpoint["protocols"]}
+
+
+def same_answers(sslyze: Contender, ours: list[str], tmp: Path) -> str:
+    """Run each tool once with its results saved; stop unless both accepted the same suites."""
+    sslyze_json, facts = tmp / "sslyze.json", tmp / "facts.json"
+    Contender(sslyze.label, [*sslyze.command[:-1], f"--json_out={sslyze_json}", sslyze.command[-1]]).run()
+    done = subprocess.run([*ours, "--save-facts", str(facts)], capture_output=True, text=True, timeout=600)
+    if not facts.exists():
+        raise SystemExit(f"cyberscan saved no facts (exit {done.returncode}):\n{done.stderr[-2000:]}")
+    theirs, mine = accepted_by_sslyze(sslyze_json), accepted_by_cyberscan(facts)
+    if theirs != mine:
+        raise SystemExit(f"the two scans disagree:\n  sslyze    {theirs}\n  cyberscan {mine}")
+    return ", ".join(f"{v} {len(n)}" for v, n in mine.items() if n) or "none"
 
 
 def describe(label: str, times: Sequence[float]) -> str:
@@ -207,31 +244,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--direct", action="store_true", help="time the collector in a python -c helper, not the CLI"
     )
     parser.add_argument(
+        "--exhaustive",
+        action="store_true",
+        help="cyberscan without its version pre-flight: every suite of every version, as sslyze",
+    )
+    parser.add_argument(
         "--server",
-        choices=["openssl", "gnutls"],
+        choices=["openssl", "gnutls", "legacy"],
         default="openssl",
-        help="local server program: openssl s_server (default) or gnutls-serv (concurrent connections)",
+        help="the endpoint: modern profile on openssl s_server (default) or gnutls-serv (concurrent"
+        " connections), or s_server's legacy profile (TLS 1.0 to 1.2: the pre-flight skips nothing)",
     )
     args = parser.parse_args(argv)
     # Both sides import from compiled bytecode, as from any pip install: sslyze's .pyc files were
     # written when pip installed it, while an editable checkout run with PYTHONDONTWRITEBYTECODE=1
     # (set on some machines) would recompile cyberscan's sources on every start.
     ensure_bytecode()
-    profile = GNUTLS_MODERN if args.server == "gnutls" else "modern"
+    profile = {"gnutls": GNUTLS_MODERN, "legacy": "legacy"}.get(args.server, "modern")
     # gnutls-serv has no bind option: it listens on every interface, and only loopback connects to it.
     with (
         LocalTlsServer(profile, [HOST], allow_all_interfaces=True) as server,
         tempfile.TemporaryDirectory() as tmp,
     ):
         report = Path(tmp) / "report.json"
+        config = None
+        if args.exhaustive:
+            config = Path(tmp) / "exhaustive.toml"
+            config.write_text("[collectors.tls]\nversion_preflight = false\n")
         ours_label = "cyberscan (collector)" if args.direct else "cyberscan (CLI)"
         label = "sslyze CLI (default scan)" if args.sslyze_default else "sslyze CLI (same commands)"
         sslyze = Contender(label, sslyze_command(server.port, server.ca_pem_path, args.sslyze_default))
         ours = Contender(
             ours_label,
-            cyberscan_command(server.port, server.ca_pem_path, report, args.direct),
+            cyberscan_command(server.port, server.ca_pem_path, report, args.direct, config),
             None if args.direct else report,
         )
+        if not args.sslyze_default:
+            cli = cyberscan_command(server.port, server.ca_pem_path, report, False, config)
+            print(f"same accepted suites in both scans: {same_answers(sslyze, cli, Path(tmp))}", flush=True)
         for _ in range(args.warmup):
             sslyze.run()
             ours.run()
@@ -245,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
     print(
         f"\none local endpoint ({HOST}:{server.port} -> {LOOPBACK}, {server.profile.description}),"
-        f" {args.runs} runs each"
+        f" {args.runs} runs each{', cyberscan without version pre-flight' if args.exhaustive else ''}"
     )
     print(f"{'wall seconds':<22} {'min':>8} {'median':>8} {'max':>8}")
     for label, values in times.items():

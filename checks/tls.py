@@ -295,6 +295,13 @@ class _CertificateCheck(_TlsCheck):
 # Protocol versions
 
 
+def _refused(ep: TlsEndpoint, versions: tuple[str, ...]) -> dict[str, Any]:
+    """Evidence of the versions the server refused outright (one handshake offering every suite,
+    answered by a refusal of the version itself: their suites were not tried one by one)."""
+    refused = {v: ep.refused_versions[v] for v in versions if v in ep.refused_versions}
+    return {"refused_outright": refused} if refused else {}
+
+
 class ProtoSsl(_TlsCheck):
     """PASS: neither SSLv2 nor SSLv3 negotiable. FAIL: either accepted."""
 
@@ -304,7 +311,7 @@ class ProtoSsl(_TlsCheck):
 
     def judge(self, ep: TlsEndpoint, resource: str) -> Finding:
         offered = _offered(ep, _SSL)
-        evidence = {"offered": offered, "suites": _suite_list(_accepted(ep, *_SSL))}
+        evidence = {"offered": offered, "suites": _suite_list(_accepted(ep, *_SSL)), **_refused(ep, _SSL)}
         if offered:
             return self.verdict(
                 Status.FAIL, resource, "offered", evidence=evidence, versions=join_bounded(offered)
@@ -322,7 +329,11 @@ class ProtoLegacy(_TlsCheck):
 
     def judge(self, ep: TlsEndpoint, resource: str) -> Finding:
         offered = _offered(ep, _LEGACY)
-        evidence = {"offered": offered, "suites": _suite_list(_accepted(ep, *_LEGACY))}
+        evidence = {
+            "offered": offered,
+            "suites": _suite_list(_accepted(ep, *_LEGACY)),
+            **_refused(ep, _LEGACY),
+        }
         if not offered:
             return self.verdict(Status.PASS, resource, "pass", evidence=evidence)
         if ep.service == _SMTP:

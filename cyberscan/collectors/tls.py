@@ -44,6 +44,7 @@ from nassl.ephemeral_key_info import DhEphemeralKeyInfo, EcDhEphemeralKeyInfo, E
 # them from the modules that define them.
 from sslyze.connection_helpers.opportunistic_tls_helpers import ProtocolWithOpportunisticTlsEnum
 from sslyze.plugins.certificate_info.implementation import CertificateInfoExtraArgument
+from sslyze.errors import ConnectionToServerFailed
 from sslyze.scanner.models import ScanCommandsExtraArguments
 from sslyze.scanner.scan_command_attempt import ScanCommandErrorReasonEnum
 from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
@@ -464,7 +465,9 @@ def connectivity_failure(exc: BaseException | None) -> ConnectivityFailure:
     """Classify the error of sslyze's connectivity test (only its type and message are read)."""
     name = _exception_name(exc)
     message = _exception_message(exc) or "no connectivity"
-    kind, nothing_listens = _CONNECTIVITY_KINDS.get(name, ("protocol", False))
+    # Anything but sslyze's connection errors (and the deadline) is a bug in the scan itself.
+    expected = isinstance(exc, ConnectionToServerFailed | DeadlineReached)
+    kind, nothing_listens = _CONNECTIVITY_KINDS.get(name, ("protocol", False)) if expected else ("bug", False)
     if name == "ConnectionToServerFailed":
         # A socket error other than refusal/timeout (no route, reset…), or, when sslyze says
         # "Unexpected connection error", an OpenSSL error on bytes that were not TLS.

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import check_table
 import pytest
 from check_table import Case, CheckTable
 
@@ -388,6 +389,13 @@ PROTO_SSL = cases(
     tls.ProtoSsl,
     case("refused", tf.endpoint(), Status.PASS, "pass", resource=WWW_443, offered=[]),
     case(
+        "refused-outright-shown-in-evidence",
+        tf.endpoint(refused_versions={"SSLv3": "TLS error: wrong version number", "TLSv1.1": "x"}),
+        Status.PASS,
+        "pass",
+        refused_outright={"SSLv3": "TLS error: wrong version number"},
+    ),
+    case(
         "sslv3",
         versions(ssl3=["TLS_RSA_WITH_AES_128_CBC_SHA", "TLS_RSA_WITH_3DES_EDE_CBC_SHA"]),
         Status.FAIL,
@@ -421,9 +429,18 @@ def test_proto_ssl(row: Case) -> None:
 # --------------------------------------------------------------------------------------------------
 # TLS-PROTO-LEGACY
 
+_ABSENT = check_table._MISSING  # evidence key not set
+
 PROTO_LEGACY = cases(
     tls.ProtoLegacy,
-    case("refused", tf.endpoint(), Status.PASS, "pass"),
+    case("refused", tf.endpoint(), Status.PASS, "pass", refused_outright=lambda v: v is _ABSENT),
+    case(
+        "refused-outright-shown-in-evidence",
+        tf.endpoint(refused_versions={"TLSv1.0": "TLS alert: protocol version", "SSLv3": "x"}),
+        Status.PASS,
+        "pass",
+        refused_outright={"TLSv1.0": "TLS alert: protocol version"},
+    ),
     case(
         "tls10-on-https",
         versions(tls10=["TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"]),

@@ -848,3 +848,9 @@ def test_fleet_memo_scans_a_shared_endpoint_once(
         found.append(TlsCollector().scan_endpoints(spec, ctx, ("certificate_info",)))
     assert scanned == [1, 0] and found[0] == found[1] and found[0][0].error_kind is None
     assert (memo.misses, memo.hits) == (1, 1)
+
+
+def test_connectivity_failure_of_our_own_is_a_bug() -> None:
+    failure = connectivity_failure(ValueError("unexpected"))
+    assert (failure.kind, failure.nothing_listens) == ("bug", False)
+    assert "unexpected" in failure.detail and "ValueError" in failure.detail

@@ -8,6 +8,7 @@ import socketserver
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocat
 
 from cyberscan.collectors.tls import EndpointSpec, TlsCollector
 from cyberscan.collectors.tls_facts import ACTIVE_COMMANDS, PASSIVE_COMMANDS, TlsEndpoint
-from cyberscan.collectors.tls_jobs import EndpointRequest, preflight_refusal, scan_endpoints
+from cyberscan.collectors.tls_jobs import EndpointRequest, _Lane, preflight_refusal, scan_endpoints
 from cyberscan.demo.tlsserver import LOOPBACK, LocalTlsServer, TlsServerUnavailable
 from cyberscan.net.guard import NetworkGuard
 from cyberscan.plugin import CollectorContext
@@ -313,3 +314,20 @@ def test_an_endpoint_past_the_deadline_is_not_contacted() -> None:
         [request], workers_per_endpoint=5, parallel_endpoints=1, deadline=time.monotonic() - 1
     )
     assert type(scan.connectivity_error).__name__ == "DeadlineReached" and scan.attempts == {}
+
+
+def test_a_failing_callback_surfaces_and_the_lane_still_drains() -> None:
+    """A bug in our own bookkeeping is raised by wait() (the endpoint becomes a `bug` error), and
+    the other jobs still run: nothing hangs on a worker that died."""
+    lane = _Lane(workers=2, deadline=time.monotonic() + 30)
+    ran: list[int] = []
+
+    def broken(outcome: Any) -> None:
+        raise RuntimeError("callback bug")
+
+    lane.submit(lambda: ran.append(-1), broken)
+    for index in range(6):
+        lane.submit(partial(ran.append, index), lambda outcome: None)
+    with pytest.raises(RuntimeError, match="callback bug"):
+        lane.wait()
+    assert sorted(ran) == [-1, 0, 1, 2, 3, 4, 5]
