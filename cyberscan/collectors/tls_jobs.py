@@ -21,15 +21,18 @@ process alive.
 Version pre-flight. sslyze tries every cipher suite of every protocol version one connection at a
 time: 121 suites each for SSL 3.0, TLS 1.0 and TLS 1.1, 158 for TLS 1.2. A server that does not
 speak a version refuses all of them. Before enumerating SSL 3.0 to TLS 1.2, one handshake offers
-the version with every suite (`ALL:COMPLEMENTOFALL`, through the same OpenSSL build as the
-enumeration); when the server answers that handshake with an explicit refusal of the *version* -
-a protocol_version alert, or a reply in another version ("wrong version number") - no suite of
-that version can be accepted and the enumeration is skipped. Any other outcome (accepted, a
-handshake_failure alert, a reset, a timeout) leaves the full enumeration to run: a handshake
-failure can also mean "none of the suites I prefer" on a badly written server, and a silent or
-reset connection can be a middlebox choking on a long ClientHello (F5, sslyze's own comment in
-`server_connectivity.py`). The tests check, on real servers, that the accepted suites are the same
-with and without the pre-flight.
+the version with every suite (`ALL:COMPLEMENTOFALL`); when the server's answer refuses the
+*version* - a protocol_version alert, or a reply that is not in that version ("wrong version
+number", which is also what bytes that are not TLS at all give) - sslyze would count every suite
+of that version as rejected for the same reason, so the enumeration is skipped. Any other outcome
+(accepted, a handshake_failure alert, a reset, a timeout) leaves the full enumeration to run: a
+handshake failure can also mean "none of the suites I prefer" on a badly written server, and a
+silent or reset connection can be a middlebox choking on a long ClientHello (F5, sslyze's own
+comment in `server_connectivity.py`). The tests check, on real servers, that the accepted suites are
+the same with and without the pre-flight. What it would misread: a server answering a mere cipher
+mismatch with a protocol_version alert (none known; TLS 1.2's pre-flight uses sslyze's modern
+OpenSSL, which lacks RC4 and EXPORT suites, so such a server accepting only those in TLS 1.2 would
+be reported without TLS 1.2).
 """
 
 from __future__ import annotations
