@@ -43,8 +43,8 @@ from nassl.ephemeral_key_info import DhEphemeralKeyInfo, EcDhEphemeralKeyInfo, E
 # sslyze's package __init__ re-exports these implicitly, which mypy --strict does not accept: import
 # them from the modules that define them.
 from sslyze.connection_helpers.opportunistic_tls_helpers import ProtocolWithOpportunisticTlsEnum
-from sslyze.plugins.certificate_info.implementation import CertificateInfoExtraArgument
 from sslyze.errors import ConnectionToServerFailed
+from sslyze.plugins.certificate_info.implementation import CertificateInfoExtraArgument
 from sslyze.scanner.models import ScanCommandsExtraArguments
 from sslyze.scanner.scan_command_attempt import ScanCommandErrorReasonEnum
 from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
