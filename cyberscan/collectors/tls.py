@@ -681,7 +681,7 @@ def _outcome(item: _Planned, scan: EndpointScan) -> tuple[TlsEndpoint, bool]:
 
 
 class TlsCollector(Collector):
-    """Scans the target's HTTPS endpoints and its MX hosts' mail TLS with sslyze (one Scanner run)."""
+    """Scans the target's HTTPS endpoints and its MX hosts' mail TLS with sslyze, all endpoints at once."""
 
     name = "tls"
     provides = TlsFacts
