@@ -109,6 +109,7 @@ class EndpointScan:
     """Everything one endpoint's scan produced; `connectivity_error` set means nothing else ran."""
 
     connectivity_error: BaseException | None = None
+    #: every command but those of `refused_versions`
     attempts: dict[str, CommandAttempt] = field(default_factory=dict)
     #: enumeration command -> the server's refusal of the whole version (its suites were not tried)
     refused_versions: dict[str, str] = field(default_factory=dict)
@@ -229,7 +230,8 @@ class _EndpointRun:
                 self._queue_command(command)
         self.lane.wait()
         for command in self.request.commands:
-            if command not in self.scan.attempts:
+            # A version refused outright has no attempt: its refusal is its result.
+            if command not in self.scan.attempts and command not in self.scan.refused_versions:
                 self.scan.attempts[command] = self._command_result(command)
         return self.scan
 
@@ -241,7 +243,6 @@ class _EndpointRun:
         if refusal:
             with self._lock:
                 self.scan.refused_versions[command] = refusal
-                self.scan.attempts[command] = CommandAttempt(result=None)
         else:
             self._queue_command(command)
 

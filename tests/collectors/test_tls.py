@@ -352,9 +352,8 @@ def test_endpoint_from_result_keeps_failed_commands_apart() -> None:
                 error=_error(ConnectionToServerTimedOut, "Connection to the server timed out"),
             ),
             "session_renegotiation": CommandAttempt(error=DeadlineReached("the deadline came first")),
-            # pre-flight refusal: no result, the version is recorded as refused
-            "ssl_3_0_cipher_suites": CommandAttempt(),
         },
+        # pre-flight refusal: no attempt, the version is recorded as refused
         refused_versions={"ssl_3_0_cipher_suites": "TLS alert: protocol version"},
     )
     spec = EndpointSpec("portail.mairie.fr", 443, "https")
